@@ -1,0 +1,37 @@
+"""The aiohttp application: shared resources as typed app keys, background work in cleanup contexts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from agent import cashier, intake, notify, polling
+from agent.crypto import load_secret_box
+from agent.db import Database
+from agent.keys import DB, MERCHANTS, SECRETS, SETTINGS
+from agent.merchants import MerchantBook
+from agent.platforms import sync_platforms
+from agent.providers.base import ProviderFactory
+from agent.settings import Settings
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    async with Database(app[SETTINGS].database_path) as db:
+        await sync_platforms(db)
+        app[DB] = db
+        app[MERCHANTS] = MerchantBook(db, app[SECRETS])
+        yield
+
+
+def create_app(settings: Settings, *, provider_factory: ProviderFactory | None = None) -> web.Application:
+    """Build the gateway. ``provider_factory`` decides how accounts are read (the browser agent by default)."""
+    app = web.Application(client_max_size=256 * 1024)
+    app[SETTINGS] = settings
+    app[SECRETS] = load_secret_box(settings)
+    app.cleanup_ctx.append(_database)  # first in, last out: every other component may use the database
+    intake.setup(app)
+    cashier.setup(app)
+    notify.setup(app)
+    polling.setup(app, provider_factory)
+    return app

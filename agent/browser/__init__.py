@@ -1,0 +1,1 @@
+"""Headless Chromium for reading provider back offices."""

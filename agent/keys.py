@@ -1,0 +1,15 @@
+"""Typed keys for the shared resources kept on the aiohttp application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from agent.crypto import SecretBox
+from agent.db import Database
+from agent.merchants import MerchantBook
+from agent.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+SECRETS = web.AppKey("secrets", SecretBox)
+MERCHANTS = web.AppKey("merchants", MerchantBook)

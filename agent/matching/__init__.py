@@ -1,0 +1,1 @@
+"""Matching provider transactions to orders."""

@@ -1,0 +1,1 @@
+"""How mapay learns about payments: the Provider interface and its implementations."""

@@ -1,0 +1,76 @@
+"""Runtime configuration, read from ``MAPAY_*`` environment variables and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_NOTIFY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600)
+
+
+class Settings(BaseSettings):
+    """Every knob of the gateway. Field docstrings are the reference for deployers."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MAPAY_", env_file=".env", extra="ignore", use_attribute_docstrings=True
+    )
+
+    host: str = "127.0.0.1"
+    """Address the HTTP server binds to. Keep loopback behind a reverse proxy; 0.0.0.0 in a container."""
+
+    port: int = 8000
+    """TCP port of the HTTP server (cashier, epay endpoints, admin, metrics)."""
+
+    public_url: str | None = None
+    """Base URL payers and merchants reach us at, used in ``payurl``; defaults to http://host:port."""
+
+    data_dir: Path = Path("data")
+    """Folder for the SQLite database, the generated secret key, browser session states and snapshots."""
+
+    secret_key: SecretStr | None = None
+    """Fernet key (urlsafe base64, 32 bytes) that encrypts credentials, merchant keys and sessions at rest.
+    When unset, one is generated once into ``<data_dir>/secret.key`` (mode 0600)."""
+
+    order_ttl_seconds: int = Field(default=300, ge=30, le=86400)
+    """How long a payer has to pay an order before it expires and frees its amount slot."""
+
+    offset_max_fen: int = Field(default=99, ge=0, le=999)
+    """Largest adjustment (in fen) applied to make a payable amount unique within its matching scope."""
+
+    offset_direction: Literal["down", "up", "both"] = "down"
+    """Direction of the uniqueness offset: ``down`` never asks the payer for more than the price."""
+
+    match_skew_seconds: int = Field(default=30, ge=0, le=600)
+    """Clock-skew allowance between our clock and the provider's when matching paid_at to an order window."""
+
+    late_payment_grace_seconds: int = Field(default=600, ge=0)
+    """After expiry, keep polling an account this long so a late payment is still seen and kept for review."""
+
+    notify_schedule: tuple[int, ...] = DEFAULT_NOTIFY_SCHEDULE
+    """Delays in seconds between notify retries; after the last one the notify is marked failed."""
+
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
+    """Per-attempt HTTP timeout for the merchant's notify_url."""
+
+    poll_interval_seconds: float = Field(default=3.0, gt=0)
+    """Normal spacing between two transaction reads of one account while it has live orders."""
+
+    chromium_path: Path | None = None
+    """Chromium executable; found automatically (/usr/bin/chromium, chromium-browser, google-chrome) when unset."""
+
+    browser_endpoints: list[str] = Field(default_factory=list)
+    """Remote browsers to use instead of launching one: ``ws://`` (playwright run-server) or ``http://`` (CDP)."""
+
+    profiles_dir: Path = Path(__file__).resolve().parent.parent / "profiles"
+    """Folder holding one declarative profile per provider platform."""
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "mapay.sqlite3"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
