@@ -1,0 +1,66 @@
+"""The order record as every component reads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from agent.db import Database
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    EXPIRED = "expired"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    trade_no: str
+    pid: int
+    out_trade_no: str
+    type: str | None
+    name: str
+    money_fen: int  # the merchant's amount: the only amount a merchant ever sees
+    pay_amount_fen: int  # what the payer must pay (money_fen plus the uniqueness offset)
+    code_id: int
+    account_id: int
+    scope: str
+    status: OrderStatus
+    created_at: int
+    expires_at: int
+    paid_at: int | None
+    provider_trade_no: str | None
+    param: str
+    notify_url: str
+    return_url: str
+    clientip: str
+    device: str
+    sitename: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> Order:
+        values = {name: row[name] for name in cls.__slots__}  # type: ignore[attr-defined]
+        values["status"] = OrderStatus(values["status"])
+        return cls(**values)
+
+    def is_open_at(self, at_ms: int) -> bool:
+        """Pending and not yet past its expiry: the payer may still pay."""
+        return self.status is OrderStatus.PENDING and at_ms <= self.expires_at
+
+
+ORDER_COLUMNS = ", ".join(Order.__slots__)  # type: ignore[attr-defined]
+
+
+async def get_order(db: Database, trade_no: str) -> Order | None:
+    row = await db.fetchone(f"SELECT {ORDER_COLUMNS} FROM orders WHERE trade_no = ?", (trade_no,))
+    return None if row is None else Order.from_row(row)
+
+
+async def get_order_by_out_trade_no(db: Database, pid: int, out_trade_no: str) -> Order | None:
+    row = await db.fetchone(
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE pid = ? AND out_trade_no = ?", (pid, out_trade_no)
+    )
+    return None if row is None else Order.from_row(row)
