@@ -42,7 +42,7 @@ class Order:
 
     @classmethod
     def from_row(cls, row: Any) -> Order:
-        values = {name: row[name] for name in cls.__slots__}  # type: ignore[attr-defined]
+        values = {name: row[name] for name in cls.__slots__}
         values["status"] = OrderStatus(values["status"])
         return cls(**values)
 
@@ -51,7 +51,7 @@ class Order:
         return self.status is OrderStatus.PENDING and at_ms <= self.expires_at
 
 
-ORDER_COLUMNS = ", ".join(Order.__slots__)  # type: ignore[attr-defined]
+ORDER_COLUMNS = ", ".join(Order.__slots__)
 
 
 async def get_order(db: Database, trade_no: str) -> Order | None:
