@@ -9,9 +9,10 @@ from aiohttp import web
 from agent import cashier, intake, notify, polling
 from agent.crypto import load_secret_box
 from agent.db import Database
-from agent.keys import DB, MERCHANTS, SECRETS, SETTINGS
+from agent.keys import DB, MERCHANTS, POOL, SECRETS, SETTINGS
 from agent.merchants import MerchantBook
 from agent.platforms import sync_platforms
+from agent.pool import Pool
 from agent.providers.base import ProviderFactory
 from agent.settings import Settings
 
@@ -21,6 +22,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await sync_platforms(db)
         app[DB] = db
         app[MERCHANTS] = MerchantBook(db, app[SECRETS])
+        app[POOL] = Pool(db, app[SECRETS])
         yield
 
 

@@ -7,9 +7,11 @@ from aiohttp import web
 from agent.crypto import SecretBox
 from agent.db import Database
 from agent.merchants import MerchantBook
+from agent.pool import Pool
 from agent.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 SECRETS = web.AppKey("secrets", SecretBox)
 MERCHANTS = web.AppKey("merchants", MerchantBook)
+POOL = web.AppKey("pool", Pool)
