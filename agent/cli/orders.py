@@ -1,0 +1,83 @@
+"""``order`` and ``notify`` commands."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from agent.cli.context import CliContext
+from agent.cli.output import emit, fail
+from agent.money import format_yuan
+from agent.orders import ORDER_COLUMNS, Order, OrderStatus, get_order
+from agent.timefmt import format_local
+
+
+def register(commands: Any) -> None:
+    order = commands.add_parser("order", help="orders").add_subparsers(dest="action", required=True)
+    listing = order.add_parser("list", help="recent orders, newest first")
+    listing.add_argument("--status", choices=[s.value for s in OrderStatus])
+    listing.add_argument("--pid", type=int)
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(handler=order_list)
+    show = order.add_parser("show", help="one order with its payment and notify attempts")
+    show.add_argument("trade_no")
+    show.set_defaults(handler=order_show)
+
+
+def _summary(order: Order) -> dict[str, Any]:
+    return {
+        "trade_no": order.trade_no,
+        "pid": order.pid,
+        "out_trade_no": order.out_trade_no,
+        "type": order.type,
+        "money": format_yuan(order.money_fen),
+        "pay_amount": format_yuan(order.pay_amount_fen),
+        "status": order.status.value,
+        "created": format_local(order.created_at),
+        "paid": format_local(order.paid_at),
+    }
+
+
+async def order_list(ctx: CliContext, args: argparse.Namespace) -> int:
+    where, params = [], []
+    if args.status:
+        where.append("status = ?")
+        params.append(args.status)
+    if args.pid:
+        where.append("pid = ?")
+        params.append(args.pid)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = await ctx.db.fetchall(
+        f"SELECT {ORDER_COLUMNS} FROM orders {clause} ORDER BY created_at DESC LIMIT ?",
+        (*params, max(1, min(args.limit, 1000))),
+    )
+    emit([_summary(Order.from_row(row)) for row in rows], as_json=args.json)
+    return 0
+
+
+async def order_show(ctx: CliContext, args: argparse.Namespace) -> int:
+    order = await get_order(ctx.db, args.trade_no)
+    if order is None:
+        return fail(f"order {args.trade_no} not found")
+    attempts = await ctx.db.fetchall(
+        "SELECT attempted_at, http_status, outcome, body_excerpt FROM notify_attempts "
+        "WHERE trade_no = ? ORDER BY attempted_at",
+        (order.trade_no,),
+    )
+    detail = {
+        **_summary(order),
+        "name": order.name,
+        "code_id": order.code_id,
+        "account_id": order.account_id,
+        "expires": format_local(order.expires_at),
+        "provider_trade_no": order.provider_trade_no,
+        "notify_url": order.notify_url,
+        "return_url": order.return_url,
+        "notify_attempts": [
+            {"at": format_local(a["attempted_at"]), "http_status": a["http_status"], "outcome": a["outcome"],
+             "body": a["body_excerpt"]}
+            for a in attempts
+        ],
+    }
+    emit(detail, as_json=args.json)
+    return 0

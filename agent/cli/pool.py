@@ -1,0 +1,153 @@
+"""``merchant``, ``platform``, ``account`` and ``code`` commands."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.cli.context import CliContext
+from agent.cli.output import emit, fail
+from agent.money import MoneyError, parse_yuan
+from agent.platforms import CATALOGUE
+
+
+def register(commands: Any) -> None:
+    merchant = commands.add_parser("merchant", help="merchant sites that post orders").add_subparsers(
+        dest="action", required=True
+    )
+    add = merchant.add_parser("add", help="create a merchant; prints its pid and key once")
+    add.add_argument("name")
+    add.set_defaults(handler=merchant_add)
+    merchant.add_parser("list", help="list merchants (keys are not shown)").set_defaults(handler=merchant_list)
+    rotate = merchant.add_parser("rotate-key", help="replace a merchant's key; prints the new key once")
+    rotate.add_argument("pid", type=int)
+    rotate.set_defaults(handler=merchant_rotate)
+
+    platform = commands.add_parser("platform", help="provider platforms").add_subparsers(dest="action", required=True)
+    platform.add_parser("list", help="list supported platforms").set_defaults(handler=platform_list)
+
+    account = commands.add_parser("account", help="provider accounts").add_subparsers(dest="action", required=True)
+    add = account.add_parser("add", help="add a provider account (password read from a prompt or stdin)")
+    add.add_argument("--platform", required=True, choices=[p.slug for p in CATALOGUE])
+    add.add_argument("--name", required=True, help="a label for people")
+    add.add_argument("--username", required=True)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--base-url", help="override the profile's base URL (e.g. a simulated back office)")
+    add.set_defaults(handler=account_add)
+    account.add_parser("list", help="list accounts with their health").set_defaults(handler=account_list)
+    for verb, enabled in (("disable", False), ("enable", True)):
+        cmd = account.add_parser(verb, help=f"{verb} an account for new orders and polling")
+        cmd.add_argument("id", type=int)
+        cmd.set_defaults(handler=account_enable, enabled=enabled)
+
+    code = commands.add_parser("code", help="QR codes").add_subparsers(dest="action", required=True)
+    add = code.add_parser("add", help="add a QR code to an account")
+    add.add_argument("--account", type=int, required=True)
+    source = add.add_mutually_exclusive_group(required=True)
+    source.add_argument("--payload", help="the QR's content (a URL as scanned)")
+    source.add_argument("--image", type=Path, help="a PNG/JPEG picture of the QR")
+    add.add_argument("--terminal", help="terminal / QR plate id as the provider's records show it")
+    add.add_argument("--label", default="")
+    add.add_argument("--daily-cap", help="maximum yuan per day through this code")
+    add.set_defaults(handler=code_add)
+    listing = code.add_parser("list", help="list codes")
+    listing.add_argument("--account", type=int)
+    listing.set_defaults(handler=code_list)
+    for verb, enabled in (("disable", False), ("enable", True)):
+        cmd = code.add_parser(verb, help=f"{verb} a code for new orders")
+        cmd.add_argument("id", type=int)
+        cmd.set_defaults(handler=code_enable, enabled=enabled)
+
+
+async def merchant_add(ctx: CliContext, args: argparse.Namespace) -> int:
+    merchant = await ctx.merchants.create(args.name)
+    emit({"pid": merchant.pid, "name": merchant.name, "key": merchant.key}, as_json=args.json)
+    if not args.json:
+        print("Keep the key now: it is not shown again (rotate-key makes a new one).", file=sys.stderr)
+    return 0
+
+
+async def merchant_list(ctx: CliContext, args: argparse.Namespace) -> int:
+    merchants = await ctx.merchants.list()
+    emit([{"pid": m.pid, "name": m.name, "enabled": m.enabled} for m in merchants], as_json=args.json)
+    return 0
+
+
+async def merchant_rotate(ctx: CliContext, args: argparse.Namespace) -> int:
+    try:
+        merchant = await ctx.merchants.rotate_key(args.pid)
+    except LookupError as exc:
+        return fail(str(exc))
+    emit({"pid": merchant.pid, "key": merchant.key}, as_json=args.json)
+    return 0
+
+
+async def platform_list(ctx: CliContext, args: argparse.Namespace) -> int:
+    emit([{"slug": p.slug, "name": p.name, "has_terminal": p.has_terminal} for p in CATALOGUE], as_json=args.json)
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    return getpass.getpass("provider password: ")
+
+
+async def account_add(ctx: CliContext, args: argparse.Namespace) -> int:
+    password = _read_password(args.password_stdin)
+    if not password:
+        return fail("empty password")
+    account = await ctx.pool.add_account(args.platform, args.name, args.username, password, args.base_url)
+    emit(account, as_json=args.json)
+    return 0
+
+
+async def account_list(ctx: CliContext, args: argparse.Namespace) -> int:
+    emit(await ctx.pool.accounts(), as_json=args.json)
+    return 0
+
+
+async def account_enable(ctx: CliContext, args: argparse.Namespace) -> int:
+    try:
+        await ctx.pool.set_account_enabled(args.id, args.enabled)
+    except LookupError as exc:
+        return fail(str(exc))
+    emit(await ctx.pool.account(args.id), as_json=args.json)
+    return 0
+
+
+async def code_add(ctx: CliContext, args: argparse.Namespace) -> int:
+    try:
+        cap = parse_yuan(args.daily_cap) if args.daily_cap else None
+    except MoneyError as exc:
+        return fail(f"--daily-cap: {exc}")
+    image = args.image.read_bytes() if args.image else None
+    image_type = None
+    if args.image:
+        image_type = "image/png" if args.image.suffix.lower() == ".png" else "image/jpeg"
+    try:
+        code = await ctx.pool.add_code(
+            args.account, payload=args.payload, image=image, image_type=image_type,
+            terminal_id=args.terminal, label=args.label, daily_cap_fen=cap,
+        )
+    except LookupError as exc:
+        return fail(str(exc))
+    emit(code, as_json=args.json)
+    return 0
+
+
+async def code_list(ctx: CliContext, args: argparse.Namespace) -> int:
+    emit(await ctx.pool.codes(args.account), as_json=args.json)
+    return 0
+
+
+async def code_enable(ctx: CliContext, args: argparse.Namespace) -> int:
+    try:
+        await ctx.pool.set_code_enabled(args.id, args.enabled)
+    except LookupError as exc:
+        return fail(str(exc))
+    emit(await ctx.pool.code(args.id), as_json=args.json)
+    return 0

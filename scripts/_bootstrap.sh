@@ -1,0 +1,42 @@
+# Shared by scripts/run and scripts/test: make sure Chromium and the virtualenv exist.
+# Sourced, not executed. Idempotent and quiet when everything is already in place.
+
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${MAPAY_VENV:-$ROOT/.venv}"
+PYTHON_BIN="${PYTHON:-python3}"
+
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+     || [ -n "${MAPAY_CHROMIUM_PATH:-}" ]; then
+    return
+  fi
+  if command -v apt-get >/dev/null 2>&1; then
+    echo ">> installing Debian's chromium (and a CJK font for readable screenshots)"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null
+  else
+    echo ">> no system chromium and no apt-get: falling back to 'playwright install chromium' (needs internet)"
+    "$VENV/bin/python" -m playwright install chromium
+  fi
+}
+
+ensure_venv() {
+  local extras="${1:-}"
+  local spec="$ROOT"
+  [ -z "$extras" ] || spec="$ROOT[$extras]"
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo ">> creating $VENV"
+    "$PYTHON_BIN" -m venv "$VENV"
+    "$VENV/bin/pip" install -q --upgrade pip
+  fi
+  # Re-install only when pyproject.toml changed since the last successful install.
+  local stamp="$VENV/.mapay-installed${extras:+-$extras}"
+  if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+    echo ">> installing $spec into $VENV"
+    "$VENV/bin/pip" install -q -e "$spec"
+    touch "$stamp"
+  fi
+}

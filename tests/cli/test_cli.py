@@ -1,0 +1,80 @@
+"""The CLI as a deployer uses it: a real subprocess against a real data folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MAPAY_DATA_DIR": str(tmp_path / "data"),
+        "MAPAY_SECRET_KEY": Fernet.generate_key().decode(),
+    }
+
+
+def mapay(env: dict[str, str], *args: str, stdin: str = "", ok: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "agent", *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
+    )
+    if ok:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def mapay_json(env: dict[str, str], *args: str, stdin: str = "") -> Any:
+    return json.loads(mapay(env, "--json", *args, stdin=stdin).stdout)
+
+
+def test_merchant_account_and_code_lifecycle(cli_env: dict[str, str], tmp_path: Path) -> None:
+    merchant = mapay_json(cli_env, "merchant", "add", "小店")
+    assert merchant["pid"] >= 1 and len(merchant["key"]) == 32
+    listed = mapay_json(cli_env, "merchant", "list")
+    assert listed == [{"pid": merchant["pid"], "name": "小店", "enabled": True}]  # the key is never listed
+    rotated = mapay_json(cli_env, "merchant", "rotate-key", str(merchant["pid"]))
+    assert rotated["key"] != merchant["key"]
+
+    account = mapay_json(
+        cli_env, "account", "add", "--platform", "shouqianba", "--name", "门店一", "--username", "u1",
+        "--password-stdin", stdin="s3cret-pass\n",
+    )
+    assert account["platform"] == "shouqianba" and account["health"] == "ok"
+    code = mapay_json(
+        cli_env, "code", "add", "--account", str(account["id"]), "--payload", "https://qr.example/abc",
+        "--terminal", "T1", "--daily-cap", "500",
+    )
+    assert code["daily_cap_fen"] == 50000 and code["terminal_id"] == "T1"
+    assert mapay_json(cli_env, "code", "disable", str(code["id"]))["enabled"] is False
+    assert mapay_json(cli_env, "account", "disable", str(account["id"]))["enabled"] is False
+
+    # Secrets are encrypted at rest: neither the password nor the merchant key is in the database file.
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("mapay.sqlite3*"))
+    assert b"s3cret-pass" not in raw
+    assert rotated["key"].encode() not in raw and merchant["key"].encode() not in raw
+
+
+def test_platform_list_names_all_six(cli_env: dict[str, str]) -> None:
+    slugs = {p["slug"] for p in mapay_json(cli_env, "platform", "list")}
+    assert slugs == {"shouqianba", "hkrt", "ysepay", "zhihui", "lakala", "shengpay"}
+
+
+def test_errors_are_clear_and_nonzero(cli_env: dict[str, str]) -> None:
+    result = mapay(cli_env, "merchant", "rotate-key", "999", ok=False)
+    assert result.returncode == 1 and "not found" in result.stderr
+    result = mapay(cli_env, "code", "add", "--account", "42", "--payload", "x", ok=False)
+    assert result.returncode == 1 and "account 42 not found" in result.stderr
+    result = mapay(cli_env, "order", "show", "nope", ok=False)
+    assert result.returncode == 1
+
+
+def test_order_list_is_empty_on_a_new_database(cli_env: dict[str, str]) -> None:
+    assert mapay_json(cli_env, "order", "list") == []
