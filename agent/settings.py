@@ -67,6 +67,21 @@ class Settings(BaseSettings):
     profiles_dir: Path = Path(__file__).resolve().parent.parent / "profiles"
     """Folder holding one declarative profile per provider platform."""
 
+    notify_concurrency: int = Field(default=10, ge=1, le=200)
+    """Most notifies in flight at once; more due jobs wait their turn in the outbox."""
+
+    poll_idle_interval_seconds: float = Field(default=15.0, gt=0)
+    """Spacing between reads of an account whose orders have all expired (watching for late payments)."""
+
+    poll_backoff_max_seconds: float = Field(default=120.0, gt=0)
+    """Upper bound of the exponential backoff after failed reads of one account."""
+
+    poll_timeout_seconds: float = Field(default=120.0, gt=0)
+    """Longest one poll job (login when needed, then reading every page) may take before it counts as failed."""
+
+    expiry_sweep_seconds: float = Field(default=5.0, gt=0)
+    """How often pending orders past ``expires_at`` plus the skew allowance are marked expired."""
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "mapay.sqlite3"
