@@ -1,1 +1,30 @@
-"""Matching provider transactions to orders."""
+"""Matching: tie provider transactions to orders, and every way an order gets confirmed or closed."""
+
+from agent.matching.confirm import (
+    Confirmation,
+    OrderStateError,
+    attach_transaction,
+    close_order,
+    confirm_order,
+    expire_overdue,
+    mark_paid,
+    match_account,
+    record_transactions,
+)
+from agent.matching.matcher import Assignment, Candidate, Payment, match
+
+__all__ = [
+    "Assignment",
+    "Candidate",
+    "Confirmation",
+    "OrderStateError",
+    "Payment",
+    "attach_transaction",
+    "close_order",
+    "confirm_order",
+    "expire_overdue",
+    "mark_paid",
+    "match",
+    "match_account",
+    "record_transactions",
+]
