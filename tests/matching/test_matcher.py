@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from agent.matching.matcher import Candidate, Payment, match
 
@@ -10,7 +11,7 @@ SKEW = 30_000
 T0 = 1_700_000_000_000
 
 
-def order(trade_no: str = "O1", **changes: object) -> Candidate:
+def order(trade_no: str = "O1", **changes: Any) -> Candidate:
     base = Candidate(
         trade_no=trade_no, account_id=1, terminal_id="T1", type="alipay", pay_amount_fen=1000,
         created_at=T0, expires_at=T0 + 300_000,
@@ -18,7 +19,7 @@ def order(trade_no: str = "O1", **changes: object) -> Candidate:
     return replace(base, **changes)
 
 
-def payment(trade_no: str = "P1", **changes: object) -> Payment:
+def payment(trade_no: str = "P1", **changes: Any) -> Payment:
     base = Payment(account_id=1, trade_no=trade_no, amount_fen=1000, channel="alipay", paid_at=T0 + 60_000,
                    terminal_id="T1")
     return replace(base, **changes)
