@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from agent import cashier, intake, notify, polling
+from agent import admin, cashier, intake, notify, polling
 from agent.crypto import load_secret_box
 from agent.db import Database
 from agent.keys import DB, MERCHANTS, POOL, SECRETS, SETTINGS
@@ -36,4 +36,5 @@ def create_app(settings: Settings, *, provider_factory: ProviderFactory | None =
     cashier.setup(app)
     notify.setup(app)
     polling.setup(app, provider_factory)
+    admin.setup(app)
     return app

@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     expiry_sweep_seconds: float = Field(default=5.0, gt=0)
     """How often pending orders past ``expires_at`` plus the skew allowance are marked expired."""
 
+    admin_session_hours: float = Field(default=12.0, gt=0, le=720)
+    """How long an admin console sign-in lasts before the administrator must sign in again."""
+
+    admin_max_failures: int = Field(default=5, ge=1, le=100)
+    """Failed admin sign-ins (per username, and per client address) that trigger a lock-out."""
+
+    admin_lockout_minutes: float = Field(default=15.0, gt=0)
+    """Window in which failures are counted, and how long a lock-out lasts."""
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "mapay.sqlite3"

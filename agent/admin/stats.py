@@ -1,0 +1,115 @@
+"""Figures for the dashboard, counted over Asia/Shanghai calendar days."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from agent.db import Database, now_ms
+from agent.timefmt import SHANGHAI, to_ms
+
+CHART_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Today:
+    orders: int
+    paid: int
+    paid_fen: int
+    live: int
+
+    @property
+    def success_rate(self) -> str:
+        """Paid share of today's orders that are no longer waiting for a payer; "—" before there are any."""
+        settled = self.orders - self.live
+        if settled <= 0:
+            return "—"
+        return f"{self.paid * 100 / settled:.1f}%"
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    label: str  # "11-25"
+    orders: int
+    paid: int
+    paid_fen: int
+
+
+def day_start(at_ms: int, days_back: int = 0) -> int:
+    """Epoch ms of Shanghai midnight ``days_back`` days before the day containing ``at_ms``."""
+    local = datetime.fromtimestamp(at_ms / 1000, SHANGHAI)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days_back)
+    return to_ms(midnight)
+
+
+async def today(db: Database, now: int | None = None) -> Today:
+    now = now_ms() if now is None else now
+    start = day_start(now)
+    row = await db.fetchone(
+        "SELECT count(*) AS orders, coalesce(sum(status = 'paid'), 0) AS paid, "
+        "coalesce(sum(status = 'pending' AND expires_at > ?), 0) AS live FROM orders WHERE created_at >= ?",
+        (now, start),
+    )
+    paid_fen = await db.fetchval(
+        "SELECT coalesce(sum(money_fen), 0) FROM orders WHERE status = 'paid' AND paid_at >= ?", (start,)
+    )
+    assert row is not None
+    return Today(row["orders"], row["paid"], paid_fen, row["live"])
+
+
+async def last_days(db: Database, now: int | None = None, days: int = CHART_DAYS) -> list[Day]:
+    """Orders created and amounts paid per day, oldest first, today included."""
+    now = now_ms() if now is None else now
+    result = []
+    for back in range(days - 1, -1, -1):
+        start, end = day_start(now, back), day_start(now, back - 1)
+        row = await db.fetchone(
+            "SELECT count(*) AS orders, coalesce(sum(status = 'paid'), 0) AS paid FROM orders "
+            "WHERE created_at >= ? AND created_at < ?",
+            (start, end),
+        )
+        paid_fen = await db.fetchval(
+            "SELECT coalesce(sum(money_fen), 0) FROM orders WHERE status = 'paid' AND paid_at >= ? AND paid_at < ?",
+            (start, end),
+        )
+        assert row is not None
+        label = datetime.fromtimestamp(start / 1000, SHANGHAI).strftime("%m-%d")
+        result.append(Day(label, row["orders"], row["paid"], paid_fen))
+    return result
+
+
+async def notify_counts(db: Database) -> dict[str, int]:
+    """Outbox jobs by state: ``pending`` (incl. retrying), ``retrying`` (failed at least once), ``failed``."""
+    row = await db.fetchone(
+        "SELECT coalesce(sum(status = 'pending'), 0) AS pending, "
+        "coalesce(sum(status = 'pending' AND attempts > 0), 0) AS retrying, "
+        "coalesce(sum(status = 'failed'), 0) AS failed FROM notify_jobs"
+    )
+    assert row is not None
+    return {"pending": row["pending"], "retrying": row["retrying"], "failed": row["failed"]}
+
+
+async def accounts_by_health(db: Database) -> list[tuple[str, int, int]]:
+    """(health, enabled accounts, disabled accounts) for every health state present."""
+    rows = await db.fetchall(
+        "SELECT health, sum(enabled) AS on_, sum(1 - enabled) AS off FROM accounts GROUP BY health ORDER BY health"
+    )
+    return [(row["health"], row["on_"], row["off"]) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    day: Day
+    x: float
+    height: float  # paid amount bar
+    orders_height: float  # orders count bar
+
+
+def chart_bars(days: list[Day], *, plot_height: float = 120.0, slot: float = 60.0) -> list[Bar]:
+    """Scale the days into an SVG plot: paid amount and order count, each against its own maximum."""
+    top_fen = max((d.paid_fen for d in days), default=0) or 1
+    top_orders = max((d.orders for d in days), default=0) or 1
+    return [
+        Bar(day, i * slot, plot_height * day.paid_fen / top_fen, plot_height * day.orders / top_orders)
+        for i, day in enumerate(days)
+    ]
