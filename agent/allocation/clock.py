@@ -1,21 +1,16 @@
-"""Asia/Shanghai wall-clock helpers: epay peers and payers read times and "today" in China time."""
+"""Asia/Shanghai wall-clock helpers: payers, merchants and daily caps count days in China time."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from agent.timefmt import SHANGHAI
+
 DAY_MS = 86_400_000
 
 
 def shanghai_time(at_ms: int) -> datetime:
     return datetime.fromtimestamp(at_ms / 1000, SHANGHAI)
-
-
-def epay_time(at_ms: int | None) -> str:
-    """``Y-m-d H:i:s`` in China time, the format epay answers carry; empty when there is no time."""
-    return "" if at_ms is None else f"{shanghai_time(at_ms):%Y-%m-%d %H:%M:%S}"
 
 
 def iso_time(at_ms: int | None) -> str | None:
@@ -25,6 +20,5 @@ def iso_time(at_ms: int | None) -> str | None:
 
 def shanghai_day_start_ms(at_ms: int) -> int:
     """Midnight (China time) of the day containing ``at_ms``: the start of a daily cap's day."""
-    local = shanghai_time(at_ms)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = shanghai_time(at_ms).replace(hour=0, minute=0, second=0, microsecond=0)
     return int(midnight.timestamp() * 1000)

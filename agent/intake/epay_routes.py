@@ -1,0 +1,143 @@
+"""The epay V1 endpoints: /submit.php (browser jump), /mapi.php (server create), /api.php (queries)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from agent.allocation.clock import DAY_MS, shanghai_day_start_ms
+from agent.db import now_ms
+from agent.intake.errors import IntakeError, Reason
+from agent.intake.fields import MAPI, SUBMIT, CreateRules, flat_params, order_draft
+from agent.intake.service import INTAKE
+from agent.keys import DB, SETTINGS
+from agent.merchants import Merchant
+from agent.money import format_yuan
+from agent.orders import ORDER_COLUMNS, Order, OrderStatus, get_order, get_order_by_out_trade_no
+from agent.timefmt import format_local
+
+ORDERS_LIMIT_MAX = 50
+_ORDERS_LIMIT_DEFAULT = 20
+
+routes = web.RouteTableDef()
+
+
+async def request_params(request: web.Request) -> dict[str, str]:
+    """The form body of a POST (the query string when the body is empty), the query string of a GET."""
+    if request.method == "POST":
+        form = await request.post()
+        if form:
+            return flat_params(form.items())
+    return flat_params(request.query.items())
+
+
+def cashier_path(trade_no: str) -> str:
+    return f"/pay/{trade_no}"
+
+
+async def _create(request: web.Request, rules: CreateRules) -> Order:
+    params = await request_params(request)
+    intake = request.app[INTAKE]
+    merchant = await intake.signed_merchant(params)
+    order, _ = await intake.place(order_draft(params, merchant.pid, rules))
+    return order
+
+
+@routes.route("GET", "/submit.php")
+@routes.route("POST", "/submit.php")
+async def submit(request: web.Request) -> web.StreamResponse:
+    order = await _create(request, SUBMIT)
+    raise web.HTTPFound(cashier_path(order.trade_no))
+
+
+@routes.route("GET", "/mapi.php")
+@routes.route("POST", "/mapi.php")
+async def mapi(request: web.Request) -> web.StreamResponse:
+    order = await _create(request, MAPI)
+    payurl = request.app[SETTINGS].base_url + cashier_path(order.trade_no)
+    return web.json_response({"code": 1, "msg": "下单成功", "trade_no": order.trade_no, "payurl": payurl})
+
+
+@routes.route("GET", "/api.php")
+@routes.route("POST", "/api.php")
+async def api(request: web.Request) -> web.StreamResponse:
+    params = await request_params(request)
+    act = params.get("act", "")
+    action = _ACTIONS.get(act)
+    if action is None:
+        raise IntakeError("act 参数无效，可选：order、orders、query")
+    merchant = await _key_merchant(request, params)
+    return web.json_response(await action(request, merchant, params))
+
+
+async def _key_merchant(request: web.Request, params: dict[str, str]) -> Merchant:
+    """api.php authenticates with the plain merchant key in the query (compared in constant time)."""
+    if not params.get("pid") or not params.get("key"):
+        raise IntakeError("缺少参数 pid 或 key")
+    if not params["pid"].isdigit() or len(params["pid"]) > 10:
+        raise IntakeError("商户不存在", Reason.UNKNOWN_MERCHANT)
+    merchant = await request.app[INTAKE].merchant(int(params["pid"]))
+    if not hmac.compare_digest(params["key"].encode(), merchant.key.encode()):
+        raise IntakeError("商户密钥错误", Reason.BAD_SIGN)
+    return merchant
+
+
+def epay_order(order: Order) -> dict[str, Any]:
+    """An order as epay's api.php shows it: ORIGINAL money, China times, status 1 paid else 0."""
+    return {
+        "trade_no": order.trade_no,
+        "out_trade_no": order.out_trade_no,
+        "api_trade_no": order.provider_trade_no or "",
+        "type": order.type or "",
+        "pid": order.pid,
+        "addtime": format_local(order.created_at),
+        "endtime": format_local(order.paid_at),
+        "name": order.name,
+        "money": format_yuan(order.money_fen),
+        "param": order.param,
+        "buyer": "",
+        "status": 1 if order.status is OrderStatus.PAID else 0,
+    }
+
+
+async def _order(request: web.Request, merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+    db = request.app[DB]
+    if params.get("trade_no"):
+        order = await get_order(db, params["trade_no"])
+    elif params.get("out_trade_no"):
+        order = await get_order_by_out_trade_no(db, merchant.pid, params["out_trade_no"])
+    else:
+        raise IntakeError("缺少参数 trade_no 或 out_trade_no")
+    if order is None or order.pid != merchant.pid:
+        raise IntakeError("订单不存在", Reason.NOT_FOUND)
+    return {"code": 1, "msg": "查询订单成功", **epay_order(order)}
+
+
+async def _orders(request: web.Request, merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+    raw = params.get("limit", "") or str(_ORDERS_LIMIT_DEFAULT)
+    if not raw.isdigit() or not 1 <= int(raw) <= ORDERS_LIMIT_MAX:
+        raise IntakeError(f"limit 必须是 1 到 {ORDERS_LIMIT_MAX} 之间的整数")
+    rows = await request.app[DB].fetchall(
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE pid = ? ORDER BY created_at DESC, trade_no DESC LIMIT ?",
+        (merchant.pid, int(raw)),
+    )
+    return {"code": 1, "msg": "查询订单记录成功", "data": [epay_order(Order.from_row(row)) for row in rows]}
+
+
+async def _query(request: web.Request, merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+    today = shanghai_day_start_ms(now_ms())
+    row = await request.app[DB].fetchone(
+        "SELECT count(*), coalesce(sum(paid_at >= ?), 0), coalesce(sum(paid_at >= ? AND paid_at < ?), 0) "
+        "FROM orders WHERE pid = ? AND status = 'paid'",
+        (today, today - DAY_MS, today, merchant.pid),
+    )
+    assert row is not None
+    return {
+        "code": 1, "msg": "查询商户成功", "pid": merchant.pid, "name": merchant.name,
+        "active": int(merchant.enabled), "orders": row[0], "order_today": row[1], "order_lastday": row[2],
+    }
+
+
+_ACTIONS = {"order": _order, "orders": _orders, "query": _query}

@@ -1,0 +1,123 @@
+"""The OpenAPI 3.1 description of the native JSON API, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_YUAN = {"type": "string", "pattern": r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$", "examples": ["12.50"]}
+_SIGN_NOTE = (
+    "MD5 signature, epay V1 rule: every non-empty field except sign and sign_type, sorted by key, joined as "
+    "k1=v1&k2=v2 with raw values, the merchant key appended directly, MD5, lowercase hex."
+)
+
+
+def _string(description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **extra}
+
+
+_ERROR = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": _string("Machine-readable reason", enum=[
+            "invalid_request", "invalid_sign", "unknown_merchant", "merchant_disabled", "not_found",
+            "conflict", "unavailable", "internal_error",
+        ]),
+        "message": _string("Human-readable reason in Simplified Chinese"),
+    },
+}
+
+_ORDER = {
+    "type": "object",
+    "required": ["trade_no", "out_trade_no", "pid", "name", "money", "pay_amount", "status", "payurl"],
+    "properties": {
+        "trade_no": _string("Our order number: digits, sortable by creation time", pattern="^[0-9]+$"),
+        "out_trade_no": _string("The merchant's order number"),
+        "pid": {"type": "integer"},
+        "type": {"type": ["string", "null"], "description": "Pay method; null until the payer chooses"},
+        "name": _string("Product name (at most 127 UTF-8 bytes)"),
+        "money": {**_YUAN, "description": "The merchant's amount in yuan: notifies always carry this"},
+        "pay_amount": {**_YUAN, "description": "What the payer must pay: money adjusted to be unique"},
+        "status": _string("Order state", enum=["pending", "paid", "expired", "closed"]),
+        "payurl": _string("Cashier page to send the payer to", format="uri"),
+        "created_at": _string("ISO 8601, China time", format="date-time"),
+        "expires_at": _string("ISO 8601, China time", format="date-time"),
+        "paid_at": {"type": ["string", "null"], "format": "date-time"},
+        "param": _string("Returned unchanged in notify and return"),
+        "sitename": _string("Shown on the cashier page"),
+    },
+}
+
+_CREATE = {
+    "type": "object",
+    "required": ["pid", "out_trade_no", "notify_url", "name", "money", "sign"],
+    "properties": {
+        "pid": {"type": ["integer", "string"], "description": "Merchant id; signed as its decimal string"},
+        "type": _string("Pay method; omit to let the payer choose", enum=["alipay", "wxpay", "qqpay", "bank"]),
+        "out_trade_no": _string("Merchant order number", pattern=r"^[a-zA-Z0-9._\-|]{1,64}$"),
+        "notify_url": _string("http(s) URL receiving the signed epay notify", format="uri", maxLength=1024),
+        "return_url": _string("http(s) URL the payer returns to", format="uri", maxLength=1024),
+        "name": _string("Product name; cut to 127 UTF-8 bytes"),
+        "money": {**_YUAN, "description": "Amount in yuan as a STRING (numbers are refused), > 0"},
+        "clientip": _string("Payer IP", maxLength=64),
+        "device": _string("pc, mobile, qq, wechat, alipay", default="pc"),
+        "param": _string("Returned unchanged", maxLength=1024),
+        "sitename": _string("Shown on the cashier page", maxLength=64),
+        "sign": _string(_SIGN_NOTE),
+        "sign_type": _string("MD5 (not signed)", enum=["MD5"]),
+    },
+    "additionalProperties": {"type": "string"},
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "400": _json(_ERROR, "Invalid field or malformed body"),
+    "401": _json(_ERROR, "Missing or wrong signature"),
+    "403": _json(_ERROR, "Merchant disabled"),
+    "404": _json(_ERROR, "Unknown merchant or order"),
+}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "mapay native API",
+        "version": "1.0.0",
+        "description": "Create and query orders with JSON. Same fields and MD5 signing as epay V1 "
+        "(/submit.php, /mapi.php, /api.php are served too).",
+    },
+    "paths": {
+        "/api/v1/orders": {
+            "post": {
+                "operationId": "createOrder",
+                "summary": "Create an order, or get the existing one for a re-used out_trade_no",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _CREATE}}},
+                "responses": {
+                    "201": _json(_ORDER, "Order created"),
+                    "200": _json(_ORDER, "Same out_trade_no and unchanged fields: the existing order"),
+                    **_ERRORS,
+                    "409": _json(_ERROR, "out_trade_no re-used with changed fields, or already paid/closed"),
+                    "503": _json(_ERROR, "No code or unique amount available right now"),
+                },
+            }
+        },
+        "/api/v1/orders/{trade_no}": {
+            "get": {
+                "operationId": "getOrder",
+                "summary": "Read one order of the signing merchant",
+                "parameters": [
+                    {"name": "trade_no", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "pid", "in": "query", "required": True, "schema": {"type": "integer"}},
+                    {"name": "sign", "in": "query", "required": True,
+                     "description": _SIGN_NOTE + " Signed fields: pid and trade_no (from the path).",
+                     "schema": {"type": "string"}},
+                    {"name": "sign_type", "in": "query", "schema": {"type": "string", "enum": ["MD5"]}},
+                ],
+                "responses": {"200": _json(_ORDER, "The order"), **_ERRORS},
+            }
+        },
+    },
+}

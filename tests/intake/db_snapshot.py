@@ -1,0 +1,15 @@
+"""What an intake request may change: the orders and the codes' rotation state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.keys import DB
+from tests.support.gateway import RunningGateway
+
+
+async def snapshot(gateway: RunningGateway) -> list[Any]:
+    db = gateway.app[DB]
+    orders = await db.fetchall("SELECT * FROM orders ORDER BY trade_no")
+    codes = await db.fetchall("SELECT id, last_used_at FROM codes ORDER BY id")
+    return [tuple(row) for row in orders] + [tuple(row) for row in codes]
