@@ -1,0 +1,1 @@
+"""Web plumbing shared by the packages that render HTML (the cashier now, the admin console later)."""
