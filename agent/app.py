@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from agent import admin, cashier, intake, notify, polling
+from agent import admin, cashier, intake, notify, ops, polling
 from agent.crypto import load_secret_box
 from agent.db import Database
 from agent.keys import DB, MERCHANTS, POOL, SECRETS, SETTINGS
@@ -32,6 +32,7 @@ def create_app(settings: Settings, *, provider_factory: ProviderFactory | None =
     app[SETTINGS] = settings
     app[SECRETS] = load_secret_box(settings)
     app.cleanup_ctx.append(_database)  # first in, last out: every other component may use the database
+    ops.setup(app)  # before the workers, so its drain gate exists when they start and it outlives them
     intake.setup(app)
     cashier.setup(app)
     notify.setup(app)

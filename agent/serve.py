@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from agent.app import create_app
+from agent.ops.serving import run
 from agent.settings import Settings
 
 
@@ -12,5 +11,5 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = settings.model_copy(update=updates)
     app = create_app(settings)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    run(app, settings.host, settings.port)  # drains on SIGTERM before stopping (agent/ops/serving.py)
     return 0

@@ -91,6 +91,16 @@ class Settings(BaseSettings):
     admin_lockout_minutes: float = Field(default=15.0, gt=0)
     """Window in which failures are counted, and how long a lock-out lasts."""
 
+    shutdown_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    """On SIGTERM, how long running polls, notifies and requests may take to finish before we stop anyway.
+    Give the container runtime more than this before it kills (``docker stop -t``, ``stop_grace_period``)."""
+
+    browser_check_seconds: float = Field(default=300.0, gt=0)
+    """How long ``/healthz`` trusts its last real Chromium start (or remote endpoint connect) before the next."""
+
+    metrics_token: SecretStr | None = None
+    """When set, ``/metrics`` answers only requests with ``Authorization: Bearer <token>``."""
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "mapay.sqlite3"

@@ -1,0 +1,166 @@
+"""``/healthz``: the process answers, the database takes a write, a browser can be started.
+
+The browser check really launches (or connects to) Chromium, which costs about a second, so its result
+is cached for ``browser_check_seconds`` and refreshed in the background; only the very first request
+waits for it, and only up to :data:`FIRST_CHECK_WAIT` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import structlog
+from aiohttp import web
+from playwright.async_api import Browser, Playwright, async_playwright
+
+from agent.browser.launch import LAUNCH_ARGS, find_chromium
+from agent.db import Database, now_ms
+from agent.ops.drain import DRAIN
+from agent.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+DATABASE_TIMEOUT = 5.0
+BROWSER_TIMEOUT = 30.0
+FIRST_CHECK_WAIT = 10.0
+FAILED_RECHECK_SECONDS = 60.0
+
+BrowserState = Literal["ok", "failed", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserCheck:
+    status: BrowserState
+    detail: str
+    checked_at: int | None = None  # ms epoch
+
+
+class Heartbeat:
+    """Rewrites the heartbeat row in a write transaction to prove the database takes writes.
+
+    A write stuck behind another writer is never cancelled (cancelling an aiosqlite call does not stop it,
+    and a BEGIN that lands later would leave the connection inside a transaction); the check stops
+    waiting for it instead, and the next check waits for the same write rather than queueing another.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._write: asyncio.Task[None] | None = None
+
+    async def _beat(self) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO ops_heartbeat (id, beat_at) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at",
+                (now_ms(),),
+            )
+
+    async def check(self) -> str | None:
+        """The error text, or None when the write committed."""
+        if self._write is None or self._write.done():
+            self._write = asyncio.create_task(self._beat(), name="health-heartbeat")
+        done, _ = await asyncio.wait({self._write}, timeout=DATABASE_TIMEOUT)
+        if not done:
+            return f"no write transaction within {DATABASE_TIMEOUT:g}s"
+        error = self._write.exception()
+        return None if error is None else f"{type(error).__name__}: {error}"
+
+    async def close(self) -> None:
+        """Let a pending write end (it gives up by itself after SQLite's busy timeout) before the DB closes."""
+        if self._write is not None:
+            await asyncio.gather(self._write, return_exceptions=True)
+
+
+async def _open_browser(pw: Playwright, settings: Settings, endpoint: str | None) -> Browser:
+    if endpoint is None:
+        executable = find_chromium(settings.chromium_path)
+        return await pw.chromium.launch(
+            executable_path=None if executable is None else str(executable),
+            args=list(LAUNCH_ARGS),
+            timeout=BROWSER_TIMEOUT * 1000,
+        )
+    if endpoint.startswith(("ws://", "wss://")):
+        return await pw.chromium.connect(endpoint, timeout=BROWSER_TIMEOUT * 1000)
+    return await pw.chromium.connect_over_cdp(endpoint, timeout=BROWSER_TIMEOUT * 1000)
+
+
+async def launch_browser(settings: Settings) -> str:
+    """Start Chromium (or reach each remote endpoint) and render a page; raises when that fails."""
+    endpoints: list[str | None] = list(settings.browser_endpoints) or [None]
+    async with async_playwright() as pw:
+        for endpoint in endpoints:
+            browser = await _open_browser(pw, settings, endpoint)
+            try:
+                page = await browser.new_page()
+                await page.set_content("<p>ok</p>")
+                await page.close()
+            finally:
+                await browser.close()
+    return f"{len(endpoints)} remote endpoint(s) reachable" if settings.browser_endpoints else "chromium launches"
+
+
+class BrowserProbe:
+    """The cached result of a real browser start, refreshed in the background when it gets old."""
+
+    def __init__(self, settings: Settings, check: Callable[[Settings], Awaitable[str]] = launch_browser) -> None:
+        self._settings = settings
+        self._check = check
+        self._last: BrowserCheck | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def _stale(self) -> bool:
+        if self._last is None or self._last.checked_at is None:
+            return True
+        max_age = self._settings.browser_check_seconds
+        if self._last.status == "failed":
+            max_age = min(max_age, FAILED_RECHECK_SECONDS)
+        return now_ms() - self._last.checked_at > max_age * 1000
+
+    async def _run(self) -> None:
+        started = time.monotonic()
+        try:
+            detail = await asyncio.wait_for(self._check(self._settings), timeout=BROWSER_TIMEOUT)
+            self._last = BrowserCheck("ok", detail, now_ms())
+        except Exception as exc:  # a browser that cannot start is what this probe reports
+            self._last = BrowserCheck("failed", f"{type(exc).__name__}: {exc}"[:500], now_ms())
+            log.warning("browser_check_failed", detail=self._last.detail)
+        log.debug("browser_checked", status=self._last.status, ms=round((time.monotonic() - started) * 1000))
+
+    async def result(self) -> BrowserCheck:
+        if self._stale() and (self._task is None or self._task.done()):
+            self._task = asyncio.create_task(self._run(), name="browser-health-check")
+        if self._last is None and self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=FIRST_CHECK_WAIT)
+            except TimeoutError:
+                return BrowserCheck("unknown", "first launch check still running")
+        return self._last or BrowserCheck("unknown", "not checked yet")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+BROWSER_PROBE = web.AppKey("browser_probe", BrowserProbe)
+HEARTBEAT = web.AppKey("heartbeat", Heartbeat)
+
+
+async def handle_healthz(request: web.Request) -> web.Response:
+    """200 when healthy; 503 when the database refuses writes, Chromium cannot start, or we are stopping."""
+    app = request.app
+    if app[DRAIN].draining:  # going away: tell the proxy or orchestrator now, skip the checks
+        return web.json_response({"status": "draining"}, status=503)
+    db_error = await app[HEARTBEAT].check()
+    browser = await app[BROWSER_PROBE].result()
+    healthy = db_error is None and browser.status != "failed"
+    body = {
+        "status": "ok" if healthy else "unhealthy",
+        "database": {"ok": db_error is None, "detail": db_error or "writable"},
+        "browser": asdict(browser),
+    }
+    return web.json_response(body, status=200 if healthy else 503)
