@@ -101,6 +101,21 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     """When set, ``/metrics`` answers only requests with ``Authorization: Bearer <token>``."""
 
+    browser_headless: bool = True
+    """Run Chromium without a window; ``mapay account test --headed`` turns it off for a person at a desktop."""
+
+    browser_idle_seconds: float = Field(default=120.0, gt=0)
+    """Close an account's browser context after this long without work (its session state is saved first)."""
+
+    browser_recycle_jobs: int = Field(default=500, ge=1)
+    """Replace an account's browser context after this many jobs (long-lived contexts grow in memory)."""
+
+    browser_recycle_minutes: float = Field(default=30.0, gt=0)
+    """Replace an account's browser context after this many minutes, restoring its saved session."""
+
+    browser_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    """Timeout of one provider page load or API call made through the browser."""
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "mapay.sqlite3"

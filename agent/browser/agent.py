@@ -1,0 +1,183 @@
+"""The browser agent: the default ProviderFactory of the app, one Provider per account on one Chromium.
+
+Wiring: ``app.cleanup_ctx.append(browser_agent_ctx)`` after the database context puts a running
+:class:`BrowserAgent` on ``app[BROWSER_AGENT]``; it is callable as a ``ProviderFactory``. Chromium starts
+only when the first account has work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+
+import structlog
+from aiohttp import web
+
+from agent.browser.otp import take_otp
+from agent.browser.runtime import BrowserRuntime
+from agent.browser.session_store import SessionStore
+from agent.captcha import CaptchaSolver
+from agent.crypto import SecretBox
+from agent.db import Database
+from agent.keys import DB, SECRETS, SETTINGS
+from agent.pool import Pool
+from agent.profiles import ProfileError, profile_for
+from agent.providers.base import (
+    AccountCredentials,
+    Health,
+    HealthState,
+    LayoutChanged,
+    NeedsHuman,
+    Provider,
+    ProviderTransaction,
+)
+from agent.providers.browser import BrowserProvider
+from agent.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class BrokenProfileProvider:
+    """Stands in for an account whose platform profile is missing or invalid: every job says so."""
+
+    def __init__(self, error: ProfileError) -> None:
+        self._error = LayoutChanged("profile", str(error))
+
+    async def login(self) -> None:
+        raise self._error
+
+    async def fetch_transactions(self, since: datetime, until: datetime) -> list[ProviderTransaction]:
+        raise self._error
+
+    def health(self) -> Health:
+        return Health(HealthState.DEGRADED, str(self._error))
+
+
+class BrowserAgent:
+    """Owns the browser runtime, the captcha models and the per-account providers."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        box: SecretBox,
+        *,
+        headless: bool | None = None,
+        runtime: BrowserRuntime | None = None,
+    ) -> None:
+        """``runtime``: share a running one (tests reuse one Chromium); otherwise the agent starts its own."""
+        self.settings = settings
+        self._owns_runtime = runtime is None
+        self.runtime = runtime or BrowserRuntime(settings, headless=headless)
+        self.solver = CaptchaSolver()
+        self.sessions = SessionStore(db, box)
+        self._db = db
+        self._box = box
+        self._providers: dict[int, BrowserProvider] = {}
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> BrowserAgent:
+        if self._owns_runtime:
+            await self.runtime.__aenter__()
+        self._reaper = asyncio.create_task(self._reap_idle())
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        for provider in list(self._providers.values()):
+            await provider.close()  # saves each session state
+        if self._owns_runtime:
+            await self.runtime.__aexit__(exc_type, exc, tb)
+        self.solver.close()
+
+    def __call__(self, account: AccountCredentials) -> Provider:
+        """The account's provider (the same one until its credentials change)."""
+        existing = self._providers.get(account.account_id)
+        if existing is not None and existing.account == account:
+            return existing
+        try:
+            profile = profile_for(self.settings.profiles_dir, account.platform)
+        except ProfileError as exc:
+            log.error("profile_invalid", account_id=account.account_id, platform=account.platform, detail=str(exc))
+            return BrokenProfileProvider(exc)
+        if existing is not None:
+            self._retire(existing)
+        provider = BrowserProvider(account, profile, self)
+        self._providers[account.account_id] = provider
+        return provider
+
+    def _retire(self, provider: BrowserProvider) -> None:
+        task = asyncio.get_running_loop().create_task(provider.close())
+        task.add_done_callback(lambda t: t.exception())  # surfaced in logs by close() itself
+
+    def provider(self, account_id: int) -> BrowserProvider | None:
+        return self._providers.get(account_id)
+
+    @property
+    def live_contexts(self) -> int:
+        return sum(1 for p in self._providers.values() if p.has_context)
+
+    def captcha_success_rate(self, account_id: int) -> float | None:
+        return self.solver.stats.success_rate(account_id)
+
+    async def take_otp(self, account_id: int, sent_after_ms: int) -> str | None:
+        return await take_otp(self._db, self._box, account_id, sent_after_ms)
+
+    async def _reap_idle(self) -> None:
+        idle = self.settings.browser_idle_seconds
+        while True:
+            await asyncio.sleep(min(5.0, idle / 4))
+            for provider in list(self._providers.values()):
+                try:
+                    await provider.close_if_idle(idle)
+                except Exception:  # one account's trouble must not stop the reaper for the others
+                    log.exception("idle_close_failed", account_id=provider.account.account_id)
+
+
+BROWSER_AGENT = web.AppKey("browser_agent", BrowserAgent)
+
+
+async def browser_agent_ctx(app: web.Application) -> AsyncIterator[None]:
+    """aiohttp cleanup context: a running BrowserAgent on ``app[BROWSER_AGENT]`` (needs the database)."""
+    async with BrowserAgent(app[SETTINGS], app[DB], app[SECRETS]) as agent:
+        app[BROWSER_AGENT] = agent
+        yield
+
+
+async def test_account(
+    settings: Settings,
+    db: Database,
+    box: SecretBox,
+    account_id: int,
+    *,
+    headed: bool = False,
+    window: timedelta = timedelta(hours=1),
+    ask_otp: Callable[[], Awaitable[str]] | None = None,
+) -> list[ProviderTransaction]:
+    """Log in as the account and read its last ``window`` of payments, normalized (``mapay account test``).
+
+    When the provider sends a one-time code, ``ask_otp`` is awaited for it (the CLI prompts the person);
+    without it NeedsHuman propagates. Raises the provider errors with their messages.
+    """
+    from agent.browser.otp import deliver_otp
+
+    credentials = await Pool(db, box).credentials(account_id)
+    async with BrowserAgent(settings, db, box, headless=not headed) as agent:
+        provider = agent(credentials)
+        try:
+            await provider.login()
+        except NeedsHuman:
+            if ask_otp is None:
+                raise
+            await deliver_otp(db, box, account_id, await ask_otp())
+            await provider.login()
+        now = datetime.now(UTC)
+        return await provider.fetch_transactions(now - window, now)

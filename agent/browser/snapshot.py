@@ -1,0 +1,67 @@
+"""What the page looked like when a provider step failed: screenshot, HTML and the failing step.
+
+Written under ``<data_dir>/snapshots/<account>/<timestamp>/`` so a maintainer can repair a profile.
+Every known secret (password and its md5, captured tokens, cookie values) is replaced by ``***`` in
+the text files; the screenshot shows password inputs masked, as the page does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
+
+log = structlog.get_logger(__name__)
+
+MIN_SECRET_LENGTH = 4  # shorter strings would blank out ordinary words
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (longest first, so a token containing another is fully hidden) masked."""
+    for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+async def save_snapshot(
+    root: Path,
+    account_id: int,
+    *,
+    step: str,
+    error: BaseException,
+    page: Page | None,
+    secrets: Iterable[str],
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write the snapshot folder and return its path (best effort: a dead page still gets error.json)."""
+    secrets = list(secrets)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    folder = root / "snapshots" / str(account_id) / stamp
+    folder.mkdir(parents=True, exist_ok=True)
+    info: dict[str, Any] = {
+        "account_id": account_id,
+        "step": step,
+        "error": type(error).__name__,
+        "detail": str(error),
+        "at": time.time(),
+        **(extra or {}),
+    }
+    if page is not None and not page.is_closed():
+        info["url"] = page.url
+        try:
+            html = await page.content()
+            (folder / "page.html").write_text(redact(html, secrets), encoding="utf-8")
+            await page.screenshot(path=str(folder / "screenshot.png"), full_page=True, timeout=5000)
+        except PlaywrightError as exc:
+            info["page_error"] = str(exc).splitlines()[0]
+    text = json.dumps(info, ensure_ascii=False, indent=2, default=str)
+    (folder / "error.json").write_text(redact(text, secrets), encoding="utf-8")
+    log.warning("snapshot_saved", account_id=account_id, step=step, error=type(error).__name__, path=str(folder))
+    return folder

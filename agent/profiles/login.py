@@ -1,0 +1,414 @@
+"""Run a profile's login steps on a real page, as a person would, and classify how it ends.
+
+The driver keeps its place: when the provider asks for a one-time code nobody has typed yet it raises
+NeedsHuman and can be resumed later on the same page (the SMS it waits for belongs to that half-done
+login). A refused captcha restarts the steps from the first ``goto`` with a fresh picture, up to the
+step's ``attempts``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import structlog
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page, Response
+from playwright.async_api import Request as PageRequest
+
+from agent.captcha import CaptchaSolver, clean_text
+from agent.db import now_ms
+from agent.profiles.http import BrowserGone, absolute_url, classify_playwright, glob_match, moment_values
+from agent.profiles.model import CaptchaStep, ImageSource, OtpStep, Profile, SliderStep, Step, Wait
+from agent.profiles.template import dig, render
+from agent.providers.base import AuthFailed, LayoutChanged, NeedsHuman, ProviderError, TransientError
+
+log = structlog.get_logger(__name__)
+
+POLL_SECONDS = 0.1
+OtpSource = Callable[[int], Awaitable[str | None]]
+CaptchaResult = Callable[[str, bool], None]
+
+
+class _CaptchaRefused(Exception):
+    """The provider refused the captcha answer (or OCR gave nothing usable): try a fresh picture."""
+
+
+@dataclass(slots=True)
+class _Seen:
+    seq: int
+    body: bytes
+
+
+class _Responses:
+    """Bodies of the answers the page receives whose URL matches a watched glob (captcha pictures,
+    login answers carrying tokens), plus the HTTP trouble seen, to tell "slow or failing" from "changed"."""
+
+    def __init__(self, page: Page, globs: set[str]) -> None:
+        self._globs = globs
+        self._latest: dict[str, _Seen] = {}
+        self._seq = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.in_flight = 0
+        self.trouble: str | None = None
+        page.on("response", self._on_response)
+        page.on("request", self._on_request)
+        page.on("requestfinished", self._on_done)
+        page.on("requestfailed", self._on_failed)
+
+    def _on_request(self, _: PageRequest) -> None:
+        self.in_flight += 1
+
+    def _on_done(self, _: PageRequest) -> None:
+        self.in_flight = max(0, self.in_flight - 1)
+
+    def _on_failed(self, request: PageRequest) -> None:
+        self._on_done(request)
+        self.trouble = f"{request.url}: {request.failure or 'failed'}"
+
+    def _on_response(self, response: Response) -> None:
+        if response.status == 429 or response.status >= 500:
+            self.trouble = f"HTTP {response.status} from {response.url}"
+        for glob in self._globs:
+            if glob_match(glob, response.url):
+                task = asyncio.create_task(self._keep(glob, response))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _keep(self, glob: str, response: Response) -> None:
+        try:
+            body = await response.body()
+        except PlaywrightError:
+            return  # the page navigated away before the body was read
+        self._seq += 1
+        self._latest[glob] = _Seen(self._seq, body)
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    def latest(self, glob: str) -> _Seen | None:
+        return self._latest.get(glob)
+
+
+def _decode_image(value: Any) -> bytes:
+    text = str(value)
+    if text.startswith("data:"):
+        text = text.split(",", 1)[1]
+    return base64.b64decode(text)
+
+
+class LoginDriver:
+    """One login attempt of one account on one page; ``run`` may be called again after NeedsHuman."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        page: Page,
+        *,
+        base_url: str,
+        username: str,
+        password: str,
+        solver: CaptchaSolver,
+        otp_source: OtpSource,
+        on_captcha: CaptchaResult,
+        hooks: ModuleType | None = None,
+    ) -> None:
+        self.profile = profile
+        self.page = page
+        self._base_url = base_url
+        self._values: dict[str, Any] = {
+            "username": username,
+            "password": password,
+            "password_md5": hashlib.md5(password.encode()).hexdigest(),
+        }
+        self._solver = solver
+        self._otp_source = otp_source
+        self._on_captcha = on_captcha
+        self._hooks = hooks
+        self._timeout = profile.login.element_timeout_seconds
+        self.step_index = 0
+        self.current_step = "login"
+        self.otp_sent_at: int | None = None
+        self._otp_index: int | None = None
+        self._captcha_kind: str | None = None  # a submitted answer awaiting the provider's verdict
+        self._consumed: dict[str, int] = {}
+        self._attempt_seq = 0  # answers up to this one belong to earlier attempts
+        self.captured: dict[str, str] = {}
+        self._responses = _Responses(page, self._watched_globs())
+
+    def _watched_globs(self) -> set[str]:
+        globs = {c.response for c in self.profile.session.captures.values() if c.response}
+        for step in self.profile.login.steps:
+            sources = [step.captcha.image] if step.captcha else []
+            sources += [step.slider.background, step.slider.piece] if step.slider else []
+            globs |= {s.response for s in sources if s.response}
+        return globs
+
+    @property
+    def secrets(self) -> list[str]:
+        return [self._values["password"], self._values["password_md5"], *self.captured.values()]
+
+    # -- the run ---------------------------------------------------------------------------------------
+    async def run(self) -> dict[str, str]:
+        """Log in; returns the captured session values. Raises the provider errors."""
+        limit = max([1, *(s.captcha.attempts for s in self.profile.login.steps if s.captcha),
+                     *(s.slider.attempts for s in self.profile.login.steps if s.slider)])
+        refusals = 0
+        while True:
+            self._attempt_seq = self._responses.seq
+            try:
+                while self.step_index < len(self.profile.login.steps):
+                    step = self.profile.login.steps[self.step_index]
+                    self.current_step = step.label(self.step_index)
+                    await self._run_step(step)
+                    self.step_index += 1
+                self.current_step = "login.success"
+                await self._until(self.profile.login.success)
+                self._judge_captcha(True)
+                return await self._collect()
+            except _CaptchaRefused:
+                refusals += 1
+                if refusals >= limit:
+                    raise TransientError(f"{self.current_step}: captcha refused {refusals} times") from None
+                self.step_index = 0
+            except PlaywrightError as exc:
+                raise classify_playwright(exc, self.current_step) from exc
+
+    async def _run_step(self, step: Step) -> None:
+        if step.goto is not None:
+            await self._goto(render(step.goto, {**self._values, **moment_values()}, self.profile.zone))
+        elif step.fill is not None:
+            assert step.value is not None
+            value = render(step.value, {**self._values, **moment_values()}, self.profile.zone)
+            await (await self._element(step.fill)).fill(str(value))
+        elif step.click is not None:
+            await (await self._element(step.click)).click()
+        elif step.captcha is not None:
+            await self._captcha(step.captcha)
+        elif step.slider is not None:
+            await self._slider(step.slider)
+        elif step.otp is not None:
+            await self._otp(step.otp)
+        elif step.wait is not None:
+            await self._until(step.wait)
+        elif step.hook is not None:
+            await self._hook(step.hook)
+
+    # -- steps -----------------------------------------------------------------------------------------
+    async def _goto(self, path: str) -> None:
+        try:
+            response = await self.page.goto(absolute_url(self._base_url, path), wait_until="domcontentloaded")
+        except PlaywrightError as exc:
+            raise classify_playwright(exc, self.current_step) from exc
+        if response is not None and (response.status == 429 or response.status >= 500):
+            raise TransientError(f"{self.current_step}: HTTP {response.status}")
+        if response is not None and response.status >= 400:
+            raise LayoutChanged(self.current_step, f"HTTP {response.status} for {path}")
+
+    def _missing(self, what: str) -> ProviderError:
+        """Nothing came: a slow or failing provider is transient, a quiet page that lacks it has changed."""
+        if self._responses.trouble or self._responses.in_flight:
+            return TransientError(f"{self.current_step}: {what} ({self._responses.trouble or 'still loading'})")
+        return LayoutChanged(self.current_step, what)
+
+    async def _element(self, selector: str) -> Any:
+        locator = self.page.locator(selector).first
+        try:
+            await locator.wait_for(state="visible", timeout=self._timeout * 1000)
+        except PlaywrightError as exc:
+            if isinstance(classify_playwright(exc, ""), BrowserGone):
+                raise
+            raise self._missing(f"no visible element {selector!r}") from None
+        return locator
+
+    async def _image(self, source: ImageSource) -> bytes:
+        """A captcha picture the driver has not used yet (waits for the page to load a new one)."""
+        key = f"{source.response or source.selector}#{source.field}"
+        deadline = time.monotonic() + self._timeout
+        while time.monotonic() < deadline:
+            if source.response is not None:
+                seen = self._responses.latest(source.response)
+                if seen is not None and seen.seq > self._consumed.get(key, 0):
+                    self._consumed[key] = seen.seq
+                    if source.field is None:
+                        return seen.body
+                    try:
+                        return _decode_image(dig(json.loads(seen.body), source.field))
+                    except (KeyError, ValueError) as exc:
+                        raise LayoutChanged(self.current_step, f"no picture at {source.field!r}") from exc
+            else:
+                picture = await self._picture(source.selector or "", key)
+                if picture is not None:
+                    return picture
+            await asyncio.sleep(POLL_SECONDS)
+        raise self._missing(f"no captcha picture from {source.response or source.selector!r}")
+
+    async def _picture(self, selector: str, key: str) -> bytes | None:
+        """An <img>'s picture once loaded: its data: URL decoded, else a screenshot of it."""
+        element = await self._element(selector)
+        src = await element.get_attribute("src") or ""
+        loaded = await element.evaluate("e => e.complete && e.naturalWidth > 0")
+        marker = hash(src)
+        if not loaded or not src or self._consumed.get(key) == marker:
+            return None
+        self._consumed[key] = marker
+        return _decode_image(src) if src.startswith("data:") else bytes(await element.screenshot())
+
+    async def _captcha(self, step: CaptchaStep) -> None:
+        for _ in range(step.attempts):
+            raw = await self._solver.classify(await self._image(step.image))
+            answer = clean_text(raw, step.charset, step.length, step.case)
+            if answer is not None:
+                await (await self._element(step.input)).fill(answer)
+                self._captcha_kind = "image"
+                return
+            log.info("captcha_unreadable", step=self.current_step, length=len(raw))
+            if step.refresh is None:
+                raise _CaptchaRefused()
+            await (await self._element(step.refresh)).click()
+        raise _CaptchaRefused()
+
+    async def _slider(self, step: SliderStep) -> None:
+        background = await self._image(step.background)
+        piece = await self._image(step.piece)
+        x = await self._solver.slide_x(piece, background) + step.offset
+        handle = await self._element(step.handle)
+        box = await handle.bounding_box()
+        if box is None:
+            raise self._missing(f"slider handle {step.handle!r} is not laid out")
+        start_x, start_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        mouse = self.page.mouse
+        await mouse.move(start_x, start_y)
+        await mouse.down()
+        await mouse.move(start_x + x, start_y, steps=12)
+        await mouse.up()
+        self._captcha_kind = "slider"
+
+    async def _otp(self, step: OtpStep) -> None:
+        if self._otp_index is None:
+            self._otp_index = self.step_index
+        deadline = time.monotonic() + self._timeout
+        visible = self.page.locator(step.input).first
+        while not await self._visible(visible):
+            await self._check_error()
+            if time.monotonic() > deadline:
+                raise self._missing(f"no one-time code input {step.input!r}")
+            await asyncio.sleep(POLL_SECONDS)
+        if self.otp_sent_at is None:
+            self.otp_sent_at = now_ms()
+        code = await self._otp_source(self.otp_sent_at)
+        if code is None:
+            raise NeedsHuman(f"{self.current_step}: waiting for the one-time code sent by the provider")
+        await visible.fill(code)
+        if step.submit is not None:
+            await (await self._element(step.submit)).click()
+
+    async def _hook(self, name: str) -> None:
+        function = getattr(self._hooks, name, None) if self._hooks else None
+        if function is None:
+            raise LayoutChanged(self.current_step, f"hook {name!r} not found in {self.profile.hooks}")
+        result = await function(self.page, dict(self._values))
+        if isinstance(result, dict):
+            self.captured.update({k: str(v) for k, v in result.items()})
+
+    # -- outcome ---------------------------------------------------------------------------------------
+    @staticmethod
+    async def _visible(locator: Any) -> bool:
+        try:
+            return bool(await locator.is_visible())
+        except PlaywrightError as exc:
+            if isinstance(classify_playwright(exc, ""), BrowserGone):
+                raise
+            return False  # navigating
+
+    async def _error_text(self) -> str:
+        selector = self.profile.login.error_selector
+        if selector is None:
+            return ""
+        try:
+            element = self.page.locator(selector).first
+            if not await element.is_visible():
+                return ""
+            return (await element.inner_text()).strip()
+        except PlaywrightError as exc:
+            if isinstance(classify_playwright(exc, ""), BrowserGone):
+                raise
+            return ""
+
+    async def _check_error(self) -> None:
+        """Raise the classified error when the page shows a refusal."""
+        text = await self._error_text()
+        if not text:
+            return
+        patterns = self.profile.login.errors
+        if self._otp_index is not None and re.search(patterns.otp, text):
+            self.step_index = self._otp_index  # the page still asks for the code: wait for a new one
+            raise NeedsHuman(f"{self.current_step}: one-time code refused: {text}")
+        if re.search(patterns.captcha, text):
+            self._judge_captcha(False)
+            raise _CaptchaRefused()
+        if re.search(patterns.auth, text):
+            raise AuthFailed(text)
+        raise TransientError(f"{self.current_step}: {text}")
+
+    def _judge_captcha(self, accepted: bool) -> None:
+        if self._captcha_kind is not None:
+            self._on_captcha(self._captcha_kind, accepted)
+            self._captcha_kind = None
+
+    async def _signalled(self, wait: Wait, since_seq: int) -> bool:
+        if wait.url is not None:
+            return glob_match(wait.url, self.page.url)
+        if wait.element is not None:
+            return await self._visible(self.page.locator(wait.element).first)
+        assert wait.response is not None
+        seen = self._responses.latest(wait.response)
+        if seen is None or seen.seq <= since_seq:
+            return False
+        if wait.ok is None:
+            return True
+        try:
+            return wait.ok.matches(json.loads(seen.body))
+        except ValueError:
+            return False
+
+    async def _until(self, wait: Wait) -> None:
+        """Wait for the signal; while waiting, a refusal shown by the page ends the login."""
+        deadline = time.monotonic() + wait.timeout_seconds
+        while not await self._signalled(wait, self._attempt_seq):
+            await self._check_error()
+            if time.monotonic() > deadline:
+                raise self._missing(f"waited {wait.timeout_seconds:g}s for {wait.url or wait.element or wait.response}")
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _collect(self) -> dict[str, str]:
+        """Read the session values the profile captures (tokens), now that the login succeeded."""
+        values = dict(self.captured)
+        cookies = {c["name"]: c["value"] for c in await self.page.context.cookies()} \
+            if any(c.cookie for c in self.profile.session.captures.values()) else {}
+        for name, capture in self.profile.session.captures.items():
+            found: Any = None
+            if capture.local_storage is not None:
+                found = await self.page.evaluate("key => localStorage.getItem(key)", capture.local_storage)
+            elif capture.cookie is not None:
+                found = cookies.get(capture.cookie)
+            elif capture.response is not None and capture.path is not None:
+                seen = self._responses.latest(capture.response)
+                try:
+                    found = dig(json.loads(seen.body), capture.path) if seen else None
+                except (KeyError, ValueError):
+                    found = None
+            if found is None or found == "":
+                raise LayoutChanged(f"session.captures.{name}", "not found after a successful login")
+            values[name] = str(found)
+        self.captured = values
+        return values

@@ -1,0 +1,386 @@
+"""The profile format: what a platform's back office looks like to mapay, as validated data.
+
+One YAML file per platform under ``profiles/``. Field docs here are the reference; docs/profiles.md walks
+through them. Everything is declarative so a recorder can write it and a maintainer can read it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta, timezone, tzinfo
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from agent.profiles.template import dig, placeholders
+from agent.providers.base import Channel
+
+# Placeholders every template may use, beside the profile's own captures.
+LOGIN_VALUES = frozenset({"username", "password", "password_md5", "now", "uuid"})
+WINDOW_VALUES = frozenset({"since", "until", "page", "page_size", "offset", "now", "uuid"})
+_FIXED_ZONES = {"Asia/Shanghai": timezone(timedelta(hours=8), "Asia/Shanghai")}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _one_of(model: BaseModel, names: tuple[str, ...]) -> str:
+    """Exactly one of ``names`` is set; returns it."""
+    chosen = [name for name in names if getattr(model, name) is not None]
+    if len(chosen) != 1:
+        raise ValueError(f"set exactly one of {', '.join(names)} (got {', '.join(chosen) or 'none'})")
+    return chosen[0]
+
+
+class Condition(Strict):
+    """A test on a JSON answer: the value at ``path`` equals / is one of / contains something."""
+
+    path: str
+    equals: Any = None
+    one_of: list[Any] | None = None
+    contains: str | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        _one_of(self, ("equals", "one_of", "contains"))
+        return self
+
+    def matches(self, data: Any) -> bool:
+        try:
+            value = dig(data, self.path)
+        except KeyError:
+            return False
+        if self.equals is not None:
+            return str(value) == str(self.equals)
+        if self.one_of is not None:
+            return str(value) in {str(v) for v in self.one_of}
+        return self.contains is not None and self.contains in str(value)
+
+
+class Request(Strict):
+    """An HTTP call made with the account's browser session (cookies shared with its pages)."""
+
+    method: Literal["GET", "POST"] = "GET"
+    url: str
+    """Path under the base URL (or an absolute URL); placeholders allowed."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, Any] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    form: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_body(self) -> Request:
+        if self.json_body is not None and self.form is not None:
+            raise ValueError("set json or form, not both")
+        return self
+
+
+class ImageSource(Strict):
+    """Where a captcha picture comes from: an answer the page receives, or an <img> on the page."""
+
+    response: str | None = None
+    """URL glob of the answer carrying the picture (its body, or a base64 ``field`` of its JSON)."""
+    field: str | None = None
+    selector: str | None = None
+    """An <img>: its data: URL is decoded, any other picture is screenshotted."""
+
+    @model_validator(mode="after")
+    def _source(self) -> ImageSource:
+        _one_of(self, ("response", "selector"))
+        if self.field is not None and self.response is None:
+            raise ValueError("field needs response")
+        return self
+
+
+class CaptchaStep(Strict):
+    """Read an image captcha with OCR and type it; the login is retried with a fresh one when refused."""
+
+    image: ImageSource
+    input: str
+    charset: str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    length: int | None = Field(default=None, ge=1, le=12)
+    case: Literal["upper", "lower", "keep"] = "keep"
+    refresh: str | None = None
+    """Element clicked for a new picture when the OCR result fails the charset/length check."""
+    attempts: int = Field(default=8, ge=1, le=30)
+
+
+class SliderStep(Strict):
+    """Solve a jigsaw slider: find the gap's x (ddddocr slide_match) and drag the handle there."""
+
+    background: ImageSource
+    piece: ImageSource
+    handle: str
+    shown: str | None = None
+    """The displayed background <img>, to scale x when the page shows it at another size."""
+    offset: int = 0
+    attempts: int = Field(default=6, ge=1, le=30)
+
+
+class OtpStep(Strict):
+    """A one-time code (SMS) a person must type: waits for the input, fills the delivered code."""
+
+    input: str
+    submit: str | None = None
+
+
+class Wait(Strict):
+    """Something that shows a step is done: a URL, an element, or an answer (optionally checked)."""
+
+    url: str | None = None
+    element: str | None = None
+    response: str | None = None
+    ok: Condition | None = None
+    timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _one_signal(self) -> Wait:
+        _one_of(self, ("url", "element", "response"))
+        if self.ok is not None and self.response is None:
+            raise ValueError("ok needs response")
+        return self
+
+
+STEP_ACTIONS = ("goto", "fill", "click", "captcha", "slider", "otp", "wait", "hook")
+
+
+class Step(Strict):
+    """One login action; exactly one of the action keys is set."""
+
+    goto: str | None = None
+    fill: str | None = None
+    value: str | None = None
+    click: str | None = None
+    captcha: CaptchaStep | None = None
+    slider: SliderStep | None = None
+    otp: OtpStep | None = None
+    wait: Wait | None = None
+    hook: str | None = None
+    name: str | None = None
+    """Label used in errors and snapshots (defaults to the action and its target)."""
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Step:
+        action = _one_of(self, STEP_ACTIONS)
+        if (action == "fill") != (self.value is not None):
+            raise ValueError("value goes with fill, and fill needs a value")
+        return self
+
+    @property
+    def action(self) -> str:
+        return next(name for name in STEP_ACTIONS if getattr(self, name) is not None)
+
+    def label(self, index: int) -> str:
+        if self.name:
+            return f"login.{self.name}"
+        target = getattr(self, self.action)
+        detail = target if isinstance(target, str) else self.action
+        return f"login[{index}].{self.action}({detail})"
+
+
+class ErrorPatterns(Strict):
+    """Regexes that classify the text of the page's login error message, tried in this order."""
+
+    otp: str = "短信|动态码|校验码"
+    captcha: str = "验证码|滑块|拼图"
+    auth: str = "密码|锁定|冻结|账号不存在|用户名|用户不存在"
+
+
+class Capture(Strict):
+    """A session value (token) read after login: from an answer's JSON, localStorage or a cookie."""
+
+    response: str | None = None
+    path: str | None = None
+    local_storage: str | None = None
+    cookie: str | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Capture:
+        _one_of(self, ("response", "local_storage", "cookie"))
+        if (self.response is None) != (self.path is None):
+            raise ValueError("response and path go together")
+        return self
+
+
+class Login(Strict):
+    """How to log in by driving the login page as a person would."""
+
+    steps: list[Step] = Field(min_length=1)
+    success: Wait
+    error_selector: str | None = None
+    """Element where the page shows a refusal (wrong password, wrong captcha...)."""
+    errors: ErrorPatterns = ErrorPatterns()
+    element_timeout_seconds: float = Field(default=8.0, gt=0, le=120)
+    """How long a step waits for its element (or captcha picture) before the page counts as changed."""
+
+    @field_validator("steps")
+    @classmethod
+    def _starts_with_goto(cls, steps: list[Step]) -> list[Step]:
+        if steps[0].goto is None:
+            raise ValueError("the first step must be a goto (a retried login starts from a fresh page)")
+        return steps
+
+
+class Refresh(Strict):
+    """Renew a token shortly before it expires, without a new login."""
+
+    request: Request
+    ok: Condition
+    captures: dict[str, str]
+    """Session value name -> JSON path in the refresh answer."""
+    before_expiry_seconds: float = Field(default=60.0, ge=0)
+
+
+class Expired(Strict):
+    """How answers say the session is gone."""
+
+    status: list[int] = Field(default_factory=lambda: [401])
+    when: list[Condition] = Field(default_factory=list)
+    url: str | None = None
+    """Table pages: being sent to a URL matching this glob (the login page) means expired."""
+
+
+class Session(Strict):
+    captures: dict[str, Capture] = Field(default_factory=dict)
+    expires_at: str | None = None
+    """Name of a capture holding the session's expiry in epoch ms (enables ``refresh``)."""
+    refresh: Refresh | None = None
+    expired: Expired = Expired()
+
+
+class ApiSource(Strict):
+    """Read transactions from the back office's JSON API through the session."""
+
+    request: Request
+    records: str
+    total: str | None = None
+    ok: Condition | None = None
+    page_size: int = Field(default=50, ge=1, le=1000)
+    first_page: int = Field(default=1, ge=0)
+
+
+class TableSource(Strict):
+    """Read transactions from a server-rendered table, page by page."""
+
+    url: str
+    query: dict[str, Any] = Field(default_factory=dict)
+    """Query parameters (placeholders allowed), URL-encoded onto ``url``."""
+    rows: str
+    header: str
+    """Header cells whose text names each column (the record's keys)."""
+    cells: str = "td"
+    page_size: int = Field(default=50, ge=1, le=1000)
+    first_page: int = Field(default=1, ge=0)
+
+
+class Amount(Strict):
+    path: str
+    unit: Literal["fen", "yuan"]
+
+
+class ChannelField(Strict):
+    path: str
+    map: dict[str, Channel]
+
+
+class PaidAt(Strict):
+    path: str
+    format: str
+    """``ms`` / ``s`` for epoch numbers, else a strftime pattern in the profile's time zone."""
+
+
+class Fields(Strict):
+    """Where each normalized field is in a record."""
+
+    trade_no: str
+    amount: Amount
+    channel: ChannelField
+    paid_at: PaidAt
+    terminal_id: str | None = None
+
+
+class Transactions(Strict):
+    api: ApiSource | None = None
+    table: TableSource | None = None
+    include: list[Condition] = Field(default_factory=list)
+    """Only records matching all of these are payments (e.g. a success status)."""
+    fields: Fields
+    max_pages: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Transactions:
+        _one_of(self, ("api", "table"))
+        return self
+
+
+class Hooks(Strict):
+    """Code for what the format cannot say: a module with named async functions."""
+
+    module: str
+    """Dotted module path, e.g. ``agent.profiles.hooks.lakala``."""
+    values: list[str] = Field(default_factory=list)
+    """Session value names the module's hook steps return (usable as placeholders)."""
+
+
+class Profile(Strict):
+    slug: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    has_terminal: bool
+    base_url: str
+    timezone: str = "Asia/Shanghai"
+    min_poll_interval_seconds: float = Field(default=2.0, ge=0)
+    """Never read this provider more often than this, whatever the scheduler wants."""
+    hooks: Hooks | None = None
+    login: Login
+    session: Session = Session()
+    transactions: Transactions
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        _zone(value)
+        return value
+
+    @property
+    def zone(self) -> tzinfo:
+        return _zone(self.timezone)
+
+    @property
+    def session_names(self) -> frozenset[str]:
+        refreshed = self.session.refresh.captures if self.session.refresh else {}
+        hook_values = self.hooks.values if self.hooks else []
+        return frozenset({*self.session.captures, *refreshed, *hook_values})
+
+    @model_validator(mode="after")
+    def _placeholders_known(self) -> Profile:
+        login_names = LOGIN_VALUES | self.session_names
+        window_names = WINDOW_VALUES | self.session_names
+        templates: list[tuple[str, Any, frozenset[str]]] = [
+            (f"login.steps.{i}", step.goto or step.value, login_names) for i, step in enumerate(self.login.steps)
+        ]
+        if self.session.refresh:
+            templates.append(("session.refresh.request", self.session.refresh.request.model_dump(), window_names))
+        source = self.transactions.api or self.transactions.table
+        assert source is not None
+        templates.append(("transactions", source.model_dump(), window_names))
+        for where, template, known in templates:
+            unknown = sorted(set(placeholders(template)) - known)
+            if unknown:
+                raise ValueError(f"{where}: unknown placeholder(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if self.session.expires_at and self.session.expires_at not in self.session_names:
+            raise ValueError(f"session.expires_at: {self.session.expires_at!r} is not a session capture")
+        return self
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        if name in _FIXED_ZONES:
+            return _FIXED_ZONES[name]
+        if re.fullmatch(r"[+-]\d{2}:\d{2}", name):
+            sign = -1 if name[0] == "-" else 1
+            return timezone(sign * timedelta(hours=int(name[1:3]), minutes=int(name[4:6])))
+        raise ValueError(f"unknown time zone {name!r}") from exc

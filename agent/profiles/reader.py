@@ -1,0 +1,115 @@
+"""Read every payment of a time window: page after page of the JSON API or the server-rendered table."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from playwright.async_api import BrowserContext
+from playwright.async_api import Error as PlaywrightError
+
+from agent.profiles.http import absolute_url, call, classify_playwright, glob_match
+from agent.profiles.model import ApiSource, Profile, TableSource
+from agent.profiles.records import normalize
+from agent.profiles.template import dig, render
+from agent.providers.base import LayoutChanged, ProviderTransaction, SessionExpired, TransientError
+
+_TABLE_JS = """([header, rows, cells]) => ({
+  head: [...document.querySelectorAll(header)].map(e => e.textContent.trim()),
+  rows: [...document.querySelectorAll(rows)].map(r => [...r.querySelectorAll(cells)].map(c => c.textContent.trim())),
+})"""
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a read needs: the logged-in context, its session values and where the provider lives."""
+
+    context: BrowserContext
+    profile: Profile
+    values: Mapping[str, str]
+    base_url: str
+    timeout_seconds: float
+
+
+def _window_values(since: datetime, until: datetime) -> dict[str, Any]:
+    # Providers filter by whole seconds: widen the end so a payment in its last second is included.
+    return {"since": since.replace(microsecond=0), "until": until.replace(microsecond=0) + timedelta(seconds=1)}
+
+
+async def _api_pages(reading: Reading, source: ApiSource, window: dict[str, Any]) -> AsyncIterator[list[Any]]:
+    profile = reading.profile
+    for index in range(profile.transactions.max_pages):
+        page = source.first_page + index
+        values = {**reading.values, **window, "page": page, "page_size": source.page_size,
+                  "offset": index * source.page_size}
+        data = await call(
+            reading.context.request, source.request, values, base_url=reading.base_url, zone=profile.zone,
+            expired=profile.session.expired, step="transactions.api", timeout_seconds=reading.timeout_seconds,
+        )
+        if source.ok is not None and not source.ok.matches(data):
+            raise LayoutChanged("transactions.api.ok", f"answer refused: {str(data)[:200]}")
+        try:
+            records = dig(data, source.records)
+            total = int(dig(data, source.total)) if source.total else None
+        except (KeyError, TypeError, ValueError):
+            raise LayoutChanged("transactions.api.records", f"no {source.records!r} in {str(data)[:200]}") from None
+        if not isinstance(records, list):
+            raise LayoutChanged("transactions.api.records", f"{source.records!r} is not a list")
+        yield records
+        if len(records) < source.page_size or (total is not None and (index + 1) * source.page_size >= total):
+            return
+
+
+async def _table_pages(reading: Reading, source: TableSource, window: dict[str, Any]) -> AsyncIterator[list[Any]]:
+    profile = reading.profile
+    page = await reading.context.new_page()
+    try:
+        for index in range(profile.transactions.max_pages):
+            values = {**reading.values, **window, "page": source.first_page + index,
+                      "page_size": source.page_size, "offset": index * source.page_size}
+            url = absolute_url(reading.base_url, render(source.url, values, profile.zone))
+            if source.query:
+                url += ("&" if "?" in url else "?") + urlencode(render(source.query, values, profile.zone))
+            try:
+                response = await page.goto(url, wait_until="domcontentloaded")
+                table = await page.evaluate(_TABLE_JS, [source.header, source.rows, source.cells])
+            except PlaywrightError as exc:
+                raise classify_playwright(exc, "transactions.table") from exc
+            expired = profile.session.expired
+            if expired.url and glob_match(expired.url, page.url):
+                raise SessionExpired("transactions.table: sent to the login page")
+            if response is not None and (response.status == 429 or response.status >= 500):
+                raise TransientError(f"transactions.table: HTTP {response.status}")
+            if not table["head"]:
+                raise LayoutChanged("transactions.table.header", f"no header cells match {source.header!r}")
+            rows = [dict(zip(table["head"], cells, strict=False)) for cells in table["rows"]]
+            yield rows
+            if len(rows) < source.page_size:
+                return
+    finally:
+        await page.close()
+
+
+async def read_transactions(reading: Reading, since: datetime, until: datetime) -> list[ProviderTransaction]:
+    """Every payment with since <= paid_at <= until, deduplicated by trade no (pages may shift while read)."""
+    transactions = reading.profile.transactions
+    window = _window_values(since, until)
+    pages = (
+        _api_pages(reading, transactions.api, window) if transactions.api
+        else _table_pages(reading, transactions.table, window)  # type: ignore[arg-type]
+    )
+    found: dict[str, ProviderTransaction] = {}
+    async for records in pages:
+        for record in records:
+            if not isinstance(record, Mapping):
+                raise LayoutChanged("transactions.records", f"a record is not an object: {str(record)[:80]}")
+            if not all(condition.matches(record) for condition in transactions.include):
+                continue
+            tx = normalize(record, transactions.fields, reading.profile.zone)
+            # Whole-second bounds: a record's time has no fraction, so compare with the widened window.
+            if tx is not None and window["since"] <= tx.paid_at <= window["until"]:
+                found.setdefault(tx.trade_no, tx)
+    return sorted(found.values(), key=lambda tx: tx.paid_at)

@@ -1,0 +1,104 @@
+"""Real Chromium against the simulated back offices: one browser for the session, a fresh back office,
+database and account per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+from agent.browser.agent import BrowserAgent
+from agent.browser.otp import deliver_otp
+from agent.browser.runtime import BrowserRuntime
+from agent.crypto import SecretBox
+from agent.db import Database
+from agent.platforms import sync_platforms
+from agent.pool import Pool
+from agent.providers.base import NeedsHuman, Provider
+from agent.settings import Settings
+from fixtures.client import ControlClient
+from fixtures.server import BackOffice, serve_fixture
+
+PLATFORMS = ("shouqianba", "hkrt", "ysepay", "zhihui", "lakala", "shengpay")
+USERNAME, PASSWORD = "13800000001", "S3cret-pass!"
+
+
+def agent_settings(data_dir: Path, **overrides: object) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=data_dir,
+        secret_key=SecretStr(Fernet.generate_key().decode()),
+        browser_timeout_seconds=4,
+        browser_idle_seconds=600,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="session")
+async def runtime(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[BrowserRuntime]:
+    async with BrowserRuntime(agent_settings(tmp_path_factory.mktemp("runtime"))) as running:
+        yield running
+
+
+@dataclass
+class Harness:
+    """One platform's back office, a merchant login there and a mapay account pointing at it."""
+
+    platform: str
+    office: BackOffice
+    control: ControlClient
+    db: Database
+    box: SecretBox
+    settings: Settings
+    runtime: BrowserRuntime
+    account_id: int
+
+    @asynccontextmanager
+    async def agent(self) -> AsyncIterator[BrowserAgent]:
+        """A browser agent as a fresh mapay process would have it (same data folder, shared Chromium)."""
+        async with BrowserAgent(self.settings, self.db, self.box, runtime=self.runtime) as agent:
+            yield agent
+
+    async def provider(self, agent: BrowserAgent) -> Provider:
+        return agent(await Pool(self.db, self.box).credentials(self.account_id))
+
+    async def login(self, provider: Provider) -> None:
+        """Log in; for the OTP platform, play the person who reads the SMS and types the code."""
+        try:
+            await provider.login()
+        except NeedsHuman:
+            assert self.platform == "shengpay", "only 盛付通 asks for a one-time code"
+            await deliver_otp(self.db, self.box, self.account_id, await self.control.otp(USERNAME))
+            await provider.login()
+
+    async def stats(self) -> dict[str, int]:
+        return await self.control.stats()
+
+
+@asynccontextmanager
+async def harness_for(platform: str, tmp_path: Path, runtime: BrowserRuntime,
+                      **settings: object) -> AsyncIterator[Harness]:
+    config = agent_settings(tmp_path / "data", **settings)
+    box = SecretBox(config.secret_key.get_secret_value().encode())  # type: ignore[union-attr]
+    async with (
+        serve_fixture(platform) as office,
+        aiohttp.ClientSession() as http,
+        Database(config.database_path) as db,
+    ):
+        await sync_platforms(db)
+        control = ControlClient(office.url, http)
+        await control.merchant(USERNAME, PASSWORD)
+        account = await Pool(db, box).add_account(platform, f"{platform} 测试", USERNAME, PASSWORD, office.url)
+        yield Harness(platform, office, control, db, box, config, runtime, account.id)
+
+
+@pytest.fixture(params=PLATFORMS)
+async def harness(request: pytest.FixtureRequest, tmp_path: Path, runtime: BrowserRuntime) -> AsyncIterator[Harness]:
+    async with harness_for(request.param, tmp_path, runtime) as running:
+        yield running
