@@ -9,7 +9,8 @@ import pytest
 
 from agent.keys import DB
 from agent.merchants import Merchant
-from tests.cashier.orders import OrderSpec, create_order, mark_paid
+from agent.pool import Code
+from tests.cashier.orders import leave_ms, pay, place, place_untyped
 from tests.support.gateway import RunningGateway
 
 
@@ -25,16 +26,16 @@ async def order_type(gateway: RunningGateway, trade_no: str) -> str | None:
 
 
 async def test_status_feed_is_minimal_and_never_cached(
-    gateway: RunningGateway, merchant: Merchant, client: aiohttp.ClientSession
+    gateway: RunningGateway, merchant: Merchant, code: Code, client: aiohttp.ClientSession
 ) -> None:
-    order = await create_order(gateway.app, merchant, OrderSpec(return_url="https://shop.example/done"))
+    order = await place(gateway, merchant, return_url="https://shop.example/done")
     url = f"{gateway.url}/pay/{order.trade_no}/status"
     async with client.get(url) as response:
         assert response.headers["Cache-Control"] == "no-store"
         document = await response.json()
     assert document["status"] == "pending" and 295 <= document["remaining_seconds"] <= 300
     assert set(document) == {"status", "remaining_seconds"}
-    await mark_paid(gateway.app, order.trade_no)
+    await pay(gateway, order)
     async with client.get(url) as response:
         body = await response.text()
         document = await response.json()
@@ -51,9 +52,9 @@ async def test_unknown_order_status_is_404_json(gateway: RunningGateway, client:
 
 
 async def test_method_is_set_once_and_only_to_a_known_method(
-    gateway: RunningGateway, merchant: Merchant, client: aiohttp.ClientSession
+    gateway: RunningGateway, merchant: Merchant, code: Code, client: aiohttp.ClientSession
 ) -> None:
-    order = await create_order(gateway.app, merchant, OrderSpec(type=None))
+    order = await place_untyped(gateway, merchant)
     url = f"{gateway.url}/pay/{order.trade_no}/method"
     async with client.get(f"{gateway.url}/pay/{order.trade_no}/qr") as response:
         assert response.status == 404  # no QR before a method is chosen
@@ -69,9 +70,10 @@ async def test_method_is_set_once_and_only_to_a_known_method(
 
 
 async def test_method_cannot_be_set_on_an_expired_order(
-    gateway: RunningGateway, merchant: Merchant, client: aiohttp.ClientSession
+    gateway: RunningGateway, merchant: Merchant, code: Code, client: aiohttp.ClientSession
 ) -> None:
-    order = await create_order(gateway.app, merchant, OrderSpec(type=None, ttl_ms=-1))
+    order = await place_untyped(gateway, merchant)
+    await leave_ms(gateway, order.trade_no, -1)
     async with client.post(f"{gateway.url}/pay/{order.trade_no}/method", data={"type": "alipay"}) as response:
         assert response.status == 200  # back on the page, which says the order expired
         assert "订单已过期" in await response.text()
@@ -79,9 +81,9 @@ async def test_method_cannot_be_set_on_an_expired_order(
 
 
 async def test_page_is_locked_down(
-    gateway: RunningGateway, merchant: Merchant, client: aiohttp.ClientSession
+    gateway: RunningGateway, merchant: Merchant, code: Code, client: aiohttp.ClientSession
 ) -> None:
-    order = await create_order(gateway.app, merchant)
+    order = await place(gateway, merchant)
     async with client.get(f"{gateway.url}/pay/{order.trade_no}") as response:
         assert response.headers["Cache-Control"] == "no-store"
         assert "script-src 'self'" in response.headers["Content-Security-Policy"]

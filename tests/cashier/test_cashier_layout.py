@@ -7,15 +7,18 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
+from agent.keys import DB
+from agent.matching.confirm import close_order
 from agent.merchants import Merchant
-from tests.cashier.orders import OrderSpec, create_order
+from agent.pool import Code
+from tests.cashier.orders import place, submit_url
 from tests.support.gateway import RunningGateway
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = Path("test-results")
 VIEWPORTS = [(390, 844), (1280, 800)]
-LONG_NAME = "超长商品名称测试" * 8 + "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+LONG_NAME = "超长商品名称测试" * 3 + "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGHIJKLMNOP"  # near the 127-byte cap
 
 
 async def assert_fits(page: Page, ids: list[str], shot: str) -> None:
@@ -34,10 +37,10 @@ async def assert_fits(page: Page, ids: list[str], shot: str) -> None:
 
 @pytest.mark.parametrize(("width", "height"), VIEWPORTS)
 async def test_pay_screen_fits(
-    page: Page, gateway: RunningGateway, merchant: Merchant, width: int, height: int
+    page: Page, gateway: RunningGateway, merchant: Merchant, code: Code, width: int, height: int
 ) -> None:
-    spec = OrderSpec(money_fen=1000, pay_amount_fen=999, sitename="星河小铺", name=LONG_NAME)
-    order = await create_order(gateway.app, merchant, spec)
+    await place(gateway, merchant, money="10.00")
+    order = await place(gateway, merchant, money="10.00", sitename="星河小铺", name=LONG_NAME)
     await page.set_viewport_size({"width": width, "height": height})
     await page.goto(f"{gateway.url}/pay/{order.trade_no}")
     await page.wait_for_function("document.getElementById('qr').naturalWidth > 0")
@@ -46,20 +49,20 @@ async def test_pay_screen_fits(
 
 @pytest.mark.parametrize(("width", "height"), VIEWPORTS)
 async def test_method_chooser_fits(
-    page: Page, gateway: RunningGateway, merchant: Merchant, width: int, height: int
+    page: Page, gateway: RunningGateway, merchant: Merchant, code: Code, width: int, height: int
 ) -> None:
-    order = await create_order(gateway.app, merchant, OrderSpec(type=None))
     await page.set_viewport_size({"width": width, "height": height})
-    await page.goto(f"{gateway.url}/pay/{order.trade_no}")
+    await page.goto(submit_url(gateway, merchant))
     await expect(page.locator("#method-chooser")).to_be_visible()
     await assert_fits(page, ["pay-amount", "amount-warning", "method-chooser"], "cashier-choose")
 
 
 @pytest.mark.parametrize(("width", "height"), VIEWPORTS)
-async def test_expired_screen_fits(
-    page: Page, gateway: RunningGateway, merchant: Merchant, width: int, height: int
+async def test_closed_screen_fits(
+    page: Page, gateway: RunningGateway, merchant: Merchant, code: Code, width: int, height: int
 ) -> None:
-    order = await create_order(gateway.app, merchant, OrderSpec(status="expired"))
+    order = await place(gateway, merchant)
+    await close_order(gateway.app[DB], order.trade_no, actor="cli")
     await page.set_viewport_size({"width": width, "height": height})
     await page.goto(f"{gateway.url}/pay/{order.trade_no}")
-    await assert_fits(page, ["trade-no"], "cashier-expired")
+    await assert_fits(page, ["trade-no"], "cashier-closed")

@@ -12,9 +12,11 @@ from playwright.async_api import Page, expect
 
 from agent import epay
 from agent.keys import DB
+from agent.matching.confirm import close_order, expire_overdue
 from agent.merchants import Merchant
+from agent.pool import Code
 from tests.cashier.merchant_site import merchant_site
-from tests.cashier.orders import OrderSpec, create_order, mark_paid
+from tests.cashier.orders import PAYLOAD, add_code, leave_ms, pay, place, submit_url
 from tests.support.gateway import RunningGateway
 
 pytestmark = pytest.mark.browser
@@ -32,32 +34,39 @@ def seconds(mm_ss: str) -> int:
     return int(minutes) * 60 + int(secs)
 
 
-async def test_qr_shows_the_code_payload(page: Page, gateway: RunningGateway, merchant: Merchant) -> None:
-    order = await create_order(gateway.app, merchant)
-    await page.goto(f"{gateway.url}/pay/{order.trade_no}")
-    qr = page.locator("#qr")
-    await expect(qr).to_be_visible()
+async def open_cashier(page: Page, gateway: RunningGateway, trade_no: str) -> None:
+    await page.goto(f"{gateway.url}/pay/{trade_no}")
+
+
+async def test_qr_shows_the_code_payload(
+    page: Page, gateway: RunningGateway, merchant: Merchant, code: Code
+) -> None:
+    order = await place(gateway, merchant)
+    await open_cashier(page, gateway, order.trade_no)
     await page.wait_for_function("document.getElementById('qr').naturalWidth > 0")
-    assert decode_qr(await qr.screenshot()) == OrderSpec().payload
+    assert decode_qr(await page.locator("#qr").screenshot()) == PAYLOAD
 
 
 async def test_uploaded_image_code_is_shown(page: Page, gateway: RunningGateway, merchant: Merchant) -> None:
     buffer = io.BytesIO()
     segno.make("https://qr.95516.com/00010000/uploaded-plate", error="m").save(buffer, kind="png", scale=8)
-    spec = OrderSpec(payload=None, image=buffer.getvalue(), image_type="image/png")
-    order = await create_order(gateway.app, merchant, spec)
+    await add_code(gateway, payload=None, image=buffer.getvalue(), image_type="image/png")
+    order = await place(gateway, merchant)
     response = await page.request.get(f"{gateway.url}/pay/{order.trade_no}/qr")
     assert response.headers["content-type"] == "image/png"
     assert await response.body() == buffer.getvalue()
-    await page.goto(f"{gateway.url}/pay/{order.trade_no}")
+    await open_cashier(page, gateway, order.trade_no)
     await page.wait_for_function("document.getElementById('qr').naturalWidth > 0")
     assert decode_qr(await page.locator("#qr").screenshot()) == "https://qr.95516.com/00010000/uploaded-plate"
 
 
-async def test_amount_site_and_product(page: Page, gateway: RunningGateway, merchant: Merchant) -> None:
-    spec = OrderSpec(money_fen=1000, pay_amount_fen=999, sitename="星河小铺", name="<b>年卡</b>")
-    order = await create_order(gateway.app, merchant, spec)
-    await page.goto(f"{gateway.url}/pay/{order.trade_no}")
+async def test_offset_amount_site_and_product(
+    page: Page, gateway: RunningGateway, merchant: Merchant, code: Code
+) -> None:
+    await place(gateway, merchant, money="10.00")  # takes 10.00 in the only scope
+    order = await place(gateway, merchant, money="10.00", sitename="星河小铺", name="<b>年卡</b>")
+    assert order.pay_amount_fen == 999
+    await open_cashier(page, gateway, order.trade_no)
     await expect(page.locator("#amount-warning")).to_have_text("请务必支付 9.99 元，金额不符将无法自动到账")
     await expect(page.locator("#pay-amount")).to_have_text("¥9.99")
     await expect(page.locator("#original-price")).to_have_text("原价 ¥10.00")
@@ -66,30 +75,34 @@ async def test_amount_site_and_product(page: Page, gateway: RunningGateway, merc
     await expect(page.locator("#method-label")).to_have_text("请使用支付宝扫码支付")
 
 
-async def test_unadjusted_amount_has_no_original_price_and_falls_back_to_merchant_name(
-    page: Page, gateway: RunningGateway, merchant: Merchant
+async def test_exact_amount_has_no_original_price_and_falls_back_to_merchant_name(
+    page: Page, gateway: RunningGateway, merchant: Merchant, code: Code
 ) -> None:
-    order = await create_order(gateway.app, merchant, OrderSpec(money_fen=1234))
-    await page.goto(f"{gateway.url}/pay/{order.trade_no}")
+    order = await place(gateway, merchant, money="12.34", type="wxpay")
+    await open_cashier(page, gateway, order.trade_no)
     await expect(page.locator("#amount-warning")).to_have_text("请务必支付 12.34 元，金额不符将无法自动到账")
     await expect(page.locator("#original-price")).to_have_count(0)
     await expect(page.locator("#site-name")).to_have_text(merchant.name)
+    await expect(page.locator("#method-label")).to_have_text("请使用微信支付扫码支付")
 
 
-async def test_countdown_decreases(page: Page, gateway: RunningGateway, merchant: Merchant) -> None:
-    order = await create_order(gateway.app, merchant, OrderSpec(ttl_ms=120_000))
-    await page.goto(f"{gateway.url}/pay/{order.trade_no}")
+async def test_countdown_decreases(page: Page, gateway: RunningGateway, merchant: Merchant, code: Code) -> None:
+    order = await place(gateway, merchant)
+    await open_cashier(page, gateway, order.trade_no)
     countdown = page.locator("#countdown")
     first = seconds(await countdown.inner_text())
-    assert 100 < first <= 120
+    assert 280 < first <= gateway.settings.order_ttl_seconds
     await page.wait_for_timeout(2200)
     second = seconds(await countdown.inner_text())
     assert first - 4 <= second <= first - 2
 
 
-async def test_expires_live_and_hides_the_qr(page: Page, gateway: RunningGateway, merchant: Merchant) -> None:
-    order = await create_order(gateway.app, merchant, OrderSpec(ttl_ms=2500))
-    await page.goto(f"{gateway.url}/pay/{order.trade_no}")
+async def test_expires_live_and_hides_the_qr(
+    page: Page, gateway: RunningGateway, merchant: Merchant, code: Code
+) -> None:
+    order = await place(gateway, merchant)
+    await leave_ms(gateway, order.trade_no, 2500)
+    await open_cashier(page, gateway, order.trade_no)
     await expect(page.locator("#qr")).to_be_visible()
     await page.evaluate("window.sameDocument = true")
     await expect(page.get_by_text("订单已过期")).to_be_visible(timeout=8000)
@@ -97,20 +110,25 @@ async def test_expires_live_and_hides_the_qr(page: Page, gateway: RunningGateway
     assert await page.evaluate("window.sameDocument === true")
 
 
-async def test_method_chooser_sets_the_type(page: Page, gateway: RunningGateway, merchant: Merchant) -> None:
-    order = await create_order(gateway.app, merchant, OrderSpec(type=None))
-    await page.goto(f"{gateway.url}/pay/{order.trade_no}")
+async def test_method_chooser_sets_the_type(
+    page: Page, gateway: RunningGateway, merchant: Merchant, code: Code
+) -> None:
+    await page.goto(submit_url(gateway, merchant, money="8.80"))
+    await expect(page.locator("#method-chooser")).to_be_visible()
     await expect(page.locator("#qr")).to_have_count(0)
-    await expect(page.locator("#amount-warning")).to_be_visible()
+    await expect(page.locator("#amount-warning")).to_have_text("请务必支付 8.80 元，金额不符将无法自动到账")
+    trade_no = await page.locator("#trade-no").inner_text()
     await page.get_by_role("button", name="微信支付").click()
     await expect(page.locator("#qr")).to_be_visible()
     await expect(page.locator("#method-label")).to_have_text("请使用微信支付扫码支付")
-    assert await gateway.app[DB].fetchval("SELECT type FROM orders WHERE trade_no = ?", (order.trade_no,)) == "wxpay"
+    assert await gateway.app[DB].fetchval("SELECT type FROM orders WHERE trade_no = ?", (trade_no,)) == "wxpay"
 
 
-async def test_paid_button_asks_for_a_check(page: Page, gateway: RunningGateway, merchant: Merchant) -> None:
-    order = await create_order(gateway.app, merchant)
-    await page.goto(f"{gateway.url}/pay/{order.trade_no}")
+async def test_paid_button_asks_for_a_check(
+    page: Page, gateway: RunningGateway, merchant: Merchant, code: Code
+) -> None:
+    order = await place(gateway, merchant)
+    await open_cashier(page, gateway, order.trade_no)
     async with page.expect_response(f"**/pay/{order.trade_no}/check") as check:
         await page.get_by_role("button", name="我已支付").click()
     await expect(page.locator("#feedback")).to_have_text("正在确认…")
@@ -121,16 +139,17 @@ async def test_paid_button_asks_for_a_check(page: Page, gateway: RunningGateway,
 
 
 async def test_paid_without_reload_then_back_to_merchant_signed(
-    page: Page, gateway: RunningGateway, merchant: Merchant
+    page: Page, gateway: RunningGateway, merchant: Merchant, code: Code
 ) -> None:
     async with merchant_site() as site:
-        spec = OrderSpec(
-            money_fen=1000, pay_amount_fen=998, param="uid=7", return_url=f"{site.url}/return?from=shop"
+        await place(gateway, merchant, money="10.00")
+        order = await place(
+            gateway, merchant, money="10.00", param="uid=7", return_url=f"{site.url}/return?from=shop"
         )
-        order = await create_order(gateway.app, merchant, spec)
-        await page.goto(f"{gateway.url}/pay/{order.trade_no}")
+        assert order.pay_amount_fen == 999
+        await open_cashier(page, gateway, order.trade_no)
         await page.evaluate("window.sameDocument = true")
-        await mark_paid(gateway.app, order.trade_no)
+        await pay(gateway, order)
         await expect(page.locator("#paid-title")).to_be_visible(timeout=5000)
         assert await page.evaluate("window.sameDocument === true")
         await expect(page.locator("#qr")).to_have_count(0)
@@ -139,7 +158,7 @@ async def test_paid_without_reload_then_back_to_merchant_signed(
     assert returned.pop("from") == "shop"
     fields = dict(returned)
     assert epay.verify(fields, merchant.key)
-    assert fields["money"] == "10.00"  # the merchant's price, never the adjusted 9.98
+    assert fields["money"] == "10.00"  # the merchant's price, never the adjusted 9.99
     assert fields["trade_no"] == order.trade_no
     assert fields["out_trade_no"] == order.out_trade_no
     assert fields["param"] == "uid=7"
@@ -147,31 +166,30 @@ async def test_paid_without_reload_then_back_to_merchant_signed(
 
 
 async def test_paid_without_return_url_shows_success(
-    page: Page, gateway: RunningGateway, merchant: Merchant
+    page: Page, gateway: RunningGateway, merchant: Merchant, code: Code
 ) -> None:
-    order = await create_order(gateway.app, merchant)
-    await mark_paid(gateway.app, order.trade_no)
-    await page.goto(f"{gateway.url}/pay/{order.trade_no}")
+    order = await place(gateway, merchant, return_url=None)
+    await pay(gateway, order)
+    await open_cashier(page, gateway, order.trade_no)
     await expect(page.locator("#paid-title")).to_have_text("支付成功")
     await expect(page.locator("#paid-text")).to_have_text("已收到您的付款，可以关闭此页面。")
     await page.wait_for_timeout(1500)
     assert page.url == f"{gateway.url}/pay/{order.trade_no}"
 
 
-@pytest.mark.parametrize(
-    ("spec", "message"),
-    [
-        (OrderSpec(ttl_ms=-1000), "订单已过期"),
-        (OrderSpec(status="expired"), "订单已过期"),
-        (OrderSpec(status="closed"), "订单已关闭"),
-    ],
-)
+@pytest.mark.parametrize("ending", ["past expiry", "expired", "closed"])
 async def test_finished_orders_say_so_without_a_qr(
-    page: Page, gateway: RunningGateway, merchant: Merchant, spec: OrderSpec, message: str
+    page: Page, gateway: RunningGateway, merchant: Merchant, code: Code, ending: str
 ) -> None:
-    order = await create_order(gateway.app, merchant, spec)
-    await page.goto(f"{gateway.url}/pay/{order.trade_no}")
-    await expect(page.get_by_text(message)).to_be_visible()
+    order = await place(gateway, merchant)
+    if ending == "closed":
+        await close_order(gateway.app[DB], order.trade_no, actor="cli")
+    else:
+        await leave_ms(gateway, order.trade_no, -1000)
+        if ending == "expired":
+            assert await expire_overdue(gateway.app[DB], skew_ms=0) == 1
+    await open_cashier(page, gateway, order.trade_no)
+    await expect(page.get_by_text("订单已关闭" if ending == "closed" else "订单已过期")).to_be_visible()
     await expect(page.locator("#qr")).to_have_count(0)
     await expect(page.locator("#amount-warning")).to_be_hidden()
     await expect(page.locator("#paid-button")).to_be_hidden()
