@@ -16,7 +16,7 @@ ensure_chromium() {
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk fonts-dejavu-core >/dev/null
   else
     echo ">> no system chromium and no apt-get: falling back to 'playwright install chromium' (needs internet)"
     "$VENV/bin/python" -m playwright install chromium
