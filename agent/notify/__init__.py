@@ -1,7 +1,31 @@
 """Signed notifies to merchants, from a persisted outbox with retries."""
 
+from collections.abc import AsyncIterator
+
+import aiohttp
 from aiohttp import web
+
+from agent.keys import DB, MERCHANTS, SETTINGS
+from agent.notify.outbox import requeue
+from agent.notify.worker import Notifier
+
+NOTIFIER = web.AppKey("notifier", Notifier)
+
+__all__ = ["NOTIFIER", "Notifier", "requeue", "setup"]
 
 
 def setup(app: web.Application) -> None:
-    """Start the notify worker (filled in by the notify module)."""
+    """Run the notify worker while the app runs (after the database opens, before it closes)."""
+    app.cleanup_ctx.append(_notifier)
+
+
+async def _notifier(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with aiohttp.ClientSession(
+        headers={"User-Agent": "mapay-notify/1.0"},
+        connector=aiohttp.TCPConnector(limit=settings.notify_concurrency),
+    ) as session:
+        notifier = Notifier(app[DB], app[MERCHANTS], settings, session)
+        app[NOTIFIER] = notifier
+        async with notifier.running():
+            yield

@@ -1,0 +1,128 @@
+"""The notify outbox: one ``notify_jobs`` row per paid order, claimed with a lease, finished with an attempt row.
+
+Jobs are rows, so they survive restarts; a lease (``lease_until``) hands a due job to one sender, and a
+sender that dies mid-send simply lets the lease run out so the job is sent again: at least once, never lost.
+The lease value doubles as the claim's token: a finish whose token no longer matches (the job was
+re-queued meanwhile) records its attempt but leaves the job to the newer claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from agent.audit import write_audit
+from agent.db import Database, now_ms
+from agent.matching import OrderStateError
+
+
+class Outcome(StrEnum):
+    ACKED = "acked"  # the merchant answered "success"
+    REJECTED = "rejected"  # the merchant answered something else
+    ERROR = "error"  # no answer: connection failure, timeout, bad URL
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    trade_no: str
+    attempts: int  # attempts made before this one
+    lease_until: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    url: str
+    outcome: Outcome
+    http_status: int | None
+    body_excerpt: str
+    duration_ms: int
+    error: str | None = None
+
+    def problem(self) -> str | None:
+        if self.outcome is Outcome.ACKED:
+            return None
+        if self.error is not None:
+            return self.error
+        return f"HTTP {self.http_status}: {self.body_excerpt}"
+
+
+async def claim_due(db: Database, limit: int, lease_ms: int) -> list[Claim]:
+    """Lease up to ``limit`` pending jobs whose time has come, oldest first."""
+    now = now_ms()
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "UPDATE notify_jobs SET lease_until = ?, updated_at = ? WHERE trade_no IN ("
+            " SELECT trade_no FROM notify_jobs WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until <= ?"
+            " ORDER BY next_attempt_at LIMIT ?) RETURNING trade_no, attempts, lease_until",
+            (now + lease_ms, now, now, now, limit),
+        )
+        rows = await cursor.fetchall()
+    return [Claim(row[0], row[1], row[2]) for row in rows]
+
+
+async def finish(db: Database, claim: Claim, attempt: Attempt, schedule: Sequence[int]) -> str:
+    """Record the attempt and move the job on: acked, retried after the next delay, or failed after the last.
+
+    Returns the job's new status ('acked', 'pending' or 'failed').
+    """
+    now = now_ms()
+    made = claim.attempts + 1
+    if attempt.outcome is Outcome.ACKED:
+        status, next_at = "acked", now
+    elif made > len(schedule):
+        status, next_at = "failed", now
+    else:
+        status, next_at = "pending", now + schedule[made - 1] * 1000
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO notify_attempts (trade_no, attempted_at, url, http_status, body_excerpt, outcome, "
+            "duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (claim.trade_no, now - attempt.duration_ms, attempt.url, attempt.http_status, attempt.body_excerpt,
+             attempt.outcome.value, attempt.duration_ms),
+        )
+        await conn.execute(
+            "UPDATE notify_jobs SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = 0, "
+            "last_error = ?, updated_at = ? WHERE trade_no = ? AND lease_until = ?",
+            (status, made, next_at, attempt.problem(), now, claim.trade_no, claim.lease_until),
+        )
+    return status
+
+
+async def release(db: Database, claims: Sequence[Claim]) -> None:
+    """Give back leases of sends cut short by a clean shutdown, so the next start sends them at once."""
+    if not claims:
+        return
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "UPDATE notify_jobs SET lease_until = 0 WHERE trade_no = ? AND lease_until = ?",
+            [(c.trade_no, c.lease_until) for c in claims],
+        )
+
+
+async def requeue(db: Database, trade_no: str, *, actor: str) -> None:
+    """Manual resend: make a paid order's notify due now with a fresh schedule, whatever its job's state.
+
+    Works from any process (the CLI writes, the server's worker picks it up within a second). Audited.
+    Raises OrderStateError unless the order is paid.
+    """
+    status = await db.fetchval("SELECT status FROM orders WHERE trade_no = ?", (trade_no,))
+    if status != "paid":
+        raise OrderStateError(f"order {trade_no} is {status or 'not found'}, only paid orders are notified")
+    now = now_ms()
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO notify_jobs (trade_no, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (trade_no) DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+            "lease_until = 0, updated_at = ?",
+            (trade_no, now, now, now, now, now),
+        )
+        await write_audit(conn, actor, "notify.resend", trade_no, {})
+
+
+async def next_due(db: Database) -> int | None:
+    """When the earliest pending job becomes claimable (epoch ms), or None when nothing is pending."""
+    value = await db.fetchval(
+        "SELECT min(max(next_attempt_at, lease_until)) FROM notify_jobs WHERE status = 'pending'"
+    )
+    return None if value is None else int(value)

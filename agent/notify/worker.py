@@ -1,0 +1,110 @@
+"""The notify worker: sends due outbox jobs, a bounded number at a time, until the app stops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import aiohttp
+import structlog
+
+from agent.db import Database, now_ms
+from agent.merchants import MerchantBook
+from agent.notify.outbox import Claim, claim_due, finish, next_due, release, requeue
+from agent.notify.payload import result_params
+from agent.notify.sender import notify_url, send_notify
+from agent.orders import get_order
+from agent.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+IDLE_CHECK_S = 1.0  # jobs written by another process (the CLI) are seen within this time
+_LEASE_MARGIN_S = 30.0
+
+
+class Notifier:
+    """Sends signed notifies from the outbox; ``wake()`` after a confirmation makes the first try immediate."""
+
+    def __init__(
+        self, db: Database, merchants: MerchantBook, settings: Settings, session: aiohttp.ClientSession
+    ) -> None:
+        self._db = db
+        self._merchants = merchants
+        self._settings = settings
+        self._session = session
+        self._wake = asyncio.Event()
+        self._in_flight: dict[asyncio.Task[None], Claim] = {}
+        self._lease_ms = int((settings.notify_timeout_seconds + _LEASE_MARGIN_S) * 1000)
+
+    def wake(self) -> None:
+        """Look for due jobs now instead of at the next idle check."""
+        self._wake.set()
+
+    async def resend(self, trade_no: str, *, actor: str) -> None:
+        """Manual resend: re-queue the order's notify (even acked or failed) and send it at once. Audited."""
+        await requeue(self._db, trade_no, actor=actor)
+        self.wake()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run the worker for the duration of the block; on exit cut sends short and give their leases back."""
+        loop_task = asyncio.create_task(self._run(), name="notify-worker")
+        try:
+            yield
+        finally:
+            loop_task.cancel()
+            cut_short = list(self._in_flight.values())
+            for task in list(self._in_flight):
+                task.cancel()
+            await asyncio.gather(loop_task, *self._in_flight, return_exceptions=True)
+            await release(self._db, cut_short)
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self._dispatch()
+                delay = await self._idle_delay()
+            except Exception:
+                log.exception("notify_worker_error")
+                delay = IDLE_CHECK_S
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+
+    async def _dispatch(self) -> None:
+        free = self._settings.notify_concurrency - len(self._in_flight)
+        if free <= 0:
+            return
+        for claim in await claim_due(self._db, free, self._lease_ms):
+            task = asyncio.create_task(self._deliver(claim), name=f"notify-{claim.trade_no}")
+            self._in_flight[task] = claim
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("notify_delivery_crashed", error=repr(task.exception()))
+        self.wake()
+
+    async def _idle_delay(self) -> float:
+        if len(self._in_flight) >= self._settings.notify_concurrency:
+            return IDLE_CHECK_S  # a finishing send wakes us
+        due = await next_due(self._db)
+        if due is None:
+            return IDLE_CHECK_S
+        return min(IDLE_CHECK_S, max(0.0, (due - now_ms()) / 1000))
+
+    async def _deliver(self, claim: Claim) -> None:
+        order = await get_order(self._db, claim.trade_no)
+        assert order is not None  # notify_jobs.trade_no references orders
+        merchant = await self._merchants.get(order.pid)
+        assert merchant is not None  # orders.pid references merchants
+        url = notify_url(order.notify_url, result_params(order, merchant.key))
+        attempt = await send_notify(self._session, url, self._settings.notify_timeout_seconds)
+        status = await finish(self._db, claim, attempt, self._settings.notify_schedule)
+        log.info(
+            "notify_attempt", trade_no=order.trade_no, outcome=attempt.outcome.value, http_status=attempt.http_status,
+            attempt=claim.attempts + 1, job=status, duration_ms=attempt.duration_ms,
+        )
