@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent.admin.guard import guard
-from agent.admin.views import dashboard, login, settings_page
+from agent.admin.views import accounts, codes, dashboard, login, merchants, orders, settings_page, unmatched
 from agent.web.templates import add_static, add_templates
 
 
@@ -14,9 +14,28 @@ def setup(app: web.Application) -> None:
     add_templates(app, "admin", "agent.admin")
     add_static(app, "admin", "agent.admin")  # plain CSS/JS under /static/admin/, readable before sign-in
     admin = web.Application(middlewares=[guard])
-    admin.router.add_get("/login", login.login_form)
-    admin.router.add_post("/login", login.login_submit)
-    admin.router.add_post("/logout", login.logout)
-    admin.router.add_get("/", dashboard.dashboard)
-    admin.router.add_get("/settings", settings_page.settings_page)
+    routes = admin.router
+    routes.add_get("/login", login.login_form)
+    routes.add_post("/login", login.login_submit)
+    routes.add_post("/logout", login.logout)
+    routes.add_get("/", dashboard.dashboard)
+    routes.add_get("/merchants", merchants.merchants_page)
+    routes.add_post("/merchants", merchants.merchant_create)
+    routes.add_post(r"/merchants/{pid:\d+}/rotate", merchants.merchant_rotate)
+    routes.add_get("/accounts", accounts.accounts_page)
+    routes.add_post("/accounts", accounts.account_add)
+    routes.add_get(r"/accounts/{id:\d+}", accounts.account_page)
+    routes.add_post(r"/accounts/{id:\d+}/enabled", accounts.account_enable)
+    routes.add_post(r"/accounts/{id:\d+}/test", accounts.account_test)
+    routes.add_post(r"/accounts/{id:\d+}/otp", accounts.account_otp)
+    routes.add_get(r"/accounts/{id:\d+}/snapshots/{stamp}/{name}", accounts.snapshot_file)
+    routes.add_get("/codes", codes.codes_page)
+    routes.add_post("/codes", codes.code_add)
+    routes.add_post(r"/codes/{id:\d+}/enabled", codes.code_enable)
+    routes.add_get("/orders", orders.orders_page)
+    routes.add_get("/orders/{trade_no}", orders.order_page)
+    routes.add_post("/orders/{trade_no}/{action:mark_paid|resend|close}", orders.order_action)
+    routes.add_get("/unmatched", unmatched.unmatched_page)
+    routes.add_post(r"/transactions/{id:\d+}/{action:attach|dismiss}", unmatched.transaction_action)
+    routes.add_get("/settings", settings_page.settings_page)
     app.add_subapp("/admin", admin)

@@ -12,6 +12,7 @@ from multidict import MultiDict
 
 from agent.admin import labels
 from agent.admin.auth import AdminAuth, Session
+from agent.audit import write_audit
 from agent.db import Database
 from agent.keys import DB, SETTINGS
 from agent.money import format_yuan
@@ -121,3 +122,9 @@ def render(
 def see_other(location: str) -> web.Response:
     """POST-redirect-GET, so reloading a result page never repeats an action."""
     return web.Response(status=303, headers={"Location": location})
+
+
+async def audit(request: web.Request, action: str, target: str, detail: Mapping[str, Any] | None = None) -> None:
+    """Record an admin action that its owning module does not audit itself (never with secrets)."""
+    async with request.config_dict[DB].transaction() as conn:
+        await write_audit(conn, actor(request), action, target, detail or {})

@@ -1,0 +1,51 @@
+"""Field checks shared by the admin forms: each returns the clean value or raises FieldError."""
+
+from __future__ import annotations
+
+from yarl import URL
+
+from agent.money import MoneyError, parse_yuan
+
+
+class FieldError(ValueError):
+    """Bad input for one field; the message is shown right under that field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def required(field: str, value: str, label: str, max_length: int = 128) -> str:
+    if not value:
+        raise FieldError(field, f"请填写{label}")
+    if len(value) > max_length:
+        raise FieldError(field, f"{label}最多 {max_length} 个字符")
+    return value
+
+
+def optional_url(field: str, value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        url = URL(value)
+    except ValueError:
+        url = URL()
+    if url.scheme not in ("http", "https") or not url.host:
+        raise FieldError(field, "请输入以 http:// 或 https:// 开头的完整地址")
+    return value.rstrip("/")
+
+
+def optional_yuan(field: str, value: str) -> int | None:
+    if not value:
+        return None
+    try:
+        return parse_yuan(value)
+    except MoneyError as exc:
+        raise FieldError(field, str(exc)) from exc
+
+
+def int_id(field: str, value: str, label: str) -> int:
+    if not value.isdigit():
+        raise FieldError(field, f"请选择{label}")
+    return int(value)

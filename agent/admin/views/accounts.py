@@ -1,0 +1,130 @@
+"""平台与账号: add provider accounts, switch them, see their health and failure snapshot, test a login."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from agent.admin import actions, snapshots
+from agent.admin.forms import FieldError, optional_url, required
+from agent.admin.plumbing import audit, form_of, render, see_other
+from agent.keys import DB, POOL, SECRETS, SETTINGS
+from agent.platforms import CATALOGUE
+from agent.pool import Account
+
+PLATFORM_NAMES = {p.slug: p.name for p in CATALOGUE}
+
+
+async def _list_page(
+    request: web.Request, *, errors: Mapping[str, str] | None = None, values: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    db = request.config_dict[DB]
+    usage = {
+        row["account_id"]: row for row in await db.fetchall(
+            "SELECT account_id, count(*) AS codes, sum(enabled) AS enabled_codes FROM codes GROUP BY account_id"
+        )
+    }
+    health_at = {row["id"]: row["health_at"] for row in await db.fetchall("SELECT id, health_at FROM accounts")}
+    return render(request, "accounts.html", {
+        "accounts": await request.config_dict[POOL].accounts(), "usage": usage, "health_at": health_at,
+        "platform_options": [(p.slug, p.name) for p in CATALOGUE], "platform_names": PLATFORM_NAMES, "errors": errors or {}, "values": values or {},
+    }, status=status)
+
+
+async def accounts_page(request: web.Request) -> web.Response:
+    return await _list_page(request)
+
+
+async def account_add(request: web.Request) -> web.StreamResponse:
+    form = form_of(request)
+    values = {k: form.get(k) for k in ("platform", "name", "username", "base_url")}
+    try:
+        if values["platform"] not in PLATFORM_NAMES:
+            raise FieldError("platform", "请选择平台")
+        name = required("name", values["name"], "账号名称", 64)
+        username = required("username", values["username"], "登录用户名")
+        password = form.fields.get("password", "")
+        if not password:
+            raise FieldError("password", "请填写登录密码")
+        base_url = optional_url("base_url", values["base_url"])
+        account = await request.config_dict[POOL].add_account(values["platform"], name, username, password, base_url)
+    except FieldError as exc:
+        return await _list_page(request, errors={exc.field: exc.message}, values=values, status=400)
+    except sqlite3.IntegrityError:
+        error = {"username": "该平台下已有这个用户名的账号"}
+        return await _list_page(request, errors=error, values=values, status=400)
+    await audit(request, "account.add", str(account.id), {"platform": account.platform, "username": username})
+    return see_other(f"/admin/accounts/{account.id}?done=added")
+
+
+async def _account(request: web.Request) -> Account:
+    try:
+        return await request.config_dict[POOL].account(int(request.match_info["id"]))
+    except LookupError as exc:
+        raise web.HTTPNotFound(text="账号不存在") from exc
+
+
+async def _detail_page(request: web.Request, account: Account, **extra: Any) -> web.Response:
+    db = request.config_dict[DB]
+    settings = request.config_dict[SETTINGS]
+    context = {
+        "account": account, "platform_names": PLATFORM_NAMES,
+        "health_at": await db.fetchval("SELECT health_at FROM accounts WHERE id = ?", (account.id,)),
+        "codes": await request.config_dict[POOL].codes(account.id),
+        "snapshot": snapshots.latest(settings.data_dir, account.id),
+        "done": request.query.get("done", ""), "tested": None, "test_error": "", "errors": {},
+        **extra,
+    }
+    return render(request, "account.html", context, status=400 if extra.get("errors") else 200)
+
+
+async def account_page(request: web.Request) -> web.Response:
+    return await _detail_page(request, await _account(request))
+
+
+async def account_enable(request: web.Request) -> web.StreamResponse:
+    account = await _account(request)
+    enabled = form_of(request).get("enabled") == "1"
+    await request.config_dict[POOL].set_account_enabled(account.id, enabled)
+    await audit(request, "account.enable" if enabled else "account.disable", str(account.id))
+    return see_other(f"/admin/accounts/{account.id}?done={'enabled' if enabled else 'disabled'}")
+
+
+async def account_test(request: web.Request) -> web.Response:
+    account = await _account(request)
+    app = request.config_dict
+    try:
+        tested = await actions.run_account_test(app[SETTINGS], app[DB], app[SECRETS], account.id)
+    except actions.ActionRefused as exc:
+        return await _detail_page(request, await _account(request), test_error=str(exc))
+    await audit(request, "account.test", str(account.id), {"transactions": len(tested)})
+    return await _detail_page(request, await _account(request), tested=tested)
+
+
+async def account_otp(request: web.Request) -> web.StreamResponse:
+    account = await _account(request)
+    app = request.config_dict
+    try:
+        await actions.send_otp(app[DB], app[SECRETS], account.id, form_of(request).get("otp"))
+    except actions.ActionRefused as exc:
+        return await _detail_page(request, account, errors={"otp": str(exc)})
+    await audit(request, "account.otp", str(account.id))  # the code itself never reaches the audit log
+    return see_other(f"/admin/accounts/{account.id}?done=otp")
+
+
+async def snapshot_file(request: web.Request) -> web.StreamResponse:
+    account = await _account(request)
+    name = request.match_info["name"]
+    path = snapshots.file_path(
+        request.config_dict[SETTINGS].data_dir, account.id, request.match_info["stamp"], name
+    )
+    if path is None:
+        raise web.HTTPNotFound(text="快照不存在")
+    # A provider's page is shown as text, never rendered: its scripts must not run on our origin.
+    return web.FileResponse(path, headers={"Content-Type": snapshots.FILES[name], "X-Content-Type-Options": "nosniff"})
+
+

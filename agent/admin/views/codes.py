@@ -1,0 +1,91 @@
+"""收款码: upload a QR picture (decoded and stored as its payload), terminal id, daily cap, usage, on/off."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from agent.admin.forms import FieldError, int_id, optional_yuan
+from agent.admin.plumbing import Upload, audit, form_of, render, see_other
+from agent.admin.qrimage import decode_qr, svg_data_uri
+from agent.admin.stats import day_start
+from agent.db import now_ms
+from agent.keys import DB, POOL
+
+MAX_PAYLOAD = 1024
+
+
+async def _page(
+    request: web.Request, *, errors: Mapping[str, str] | None = None, values: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    db = request.config_dict[DB]
+    pool = request.config_dict[POOL]
+    accounts = await pool.accounts()
+    usage = {
+        row["code_id"]: row for row in await db.fetchall(
+            "SELECT code_id, count(*) AS orders, coalesce(sum(status = 'paid'), 0) AS paid, "
+            "coalesce(sum(CASE WHEN status = 'paid' THEN money_fen END), 0) AS paid_fen FROM orders "
+            "WHERE created_at >= ? GROUP BY code_id",
+            (day_start(now_ms()),),
+        )
+    }
+    codes = await pool.codes()
+    return render(request, "codes.html", {
+        "codes": codes, "accounts": {a.id: a for a in accounts},
+        "account_options": [(a.id, f"{a.name}（{a.username}）") for a in accounts],
+        "usage": usage, "qr": {c.id: svg_data_uri(c.payload) for c in codes if c.payload},
+        "errors": errors or {}, "values": values or {"account": request.query.get("account", "")},
+        "done": request.query.get("done", ""),
+    }, status=status)
+
+
+async def codes_page(request: web.Request) -> web.Response:
+    return await _page(request)
+
+
+async def code_add(request: web.Request) -> web.StreamResponse:
+    form = form_of(request)
+    values = {k: form.get(k) for k in ("account", "terminal_id", "label", "daily_cap", "payload")}
+    try:
+        account_id = int_id("account", values["account"], "所属账号")
+        if account_id not in {a.id for a in await request.config_dict[POOL].accounts()}:
+            raise FieldError("account", "请选择所属账号")
+        payload = await _payload(form.files.get("image"), values["payload"])
+        cap = optional_yuan("daily_cap", values["daily_cap"])
+        if len(values["terminal_id"]) > 64:
+            raise FieldError("terminal_id", "终端号最多 64 个字符")
+    except FieldError as exc:
+        return await _page(request, errors={exc.field: exc.message}, values=values, status=400)
+    code = await request.config_dict[POOL].add_code(
+        account_id, payload=payload, terminal_id=values["terminal_id"] or None, label=values["label"][:64],
+        daily_cap_fen=cap,
+    )
+    await audit(request, "code.add", str(code.id), {"account_id": account_id})
+    return see_other(f"/admin/codes?done=added#code-{code.id}")
+
+
+async def _payload(upload: Upload | None, typed: str) -> str:
+    """The QR's content: decoded from the uploaded picture, or typed in when there is no picture."""
+    if upload is not None:
+        payload = await decode_qr(upload.data)
+        if payload is None:
+            raise FieldError("image", "未能识别图片中的二维码，请上传清晰、完整的二维码图片")
+        return payload
+    if not typed:
+        raise FieldError("image", "请上传收款码图片，或填写二维码内容")
+    if len(typed) > MAX_PAYLOAD:
+        raise FieldError("payload", f"二维码内容最多 {MAX_PAYLOAD} 个字符")
+    return typed
+
+
+async def code_enable(request: web.Request) -> web.StreamResponse:
+    code_id = int(request.match_info["id"])
+    enabled = form_of(request).get("enabled") == "1"
+    try:
+        await request.config_dict[POOL].set_code_enabled(code_id, enabled)
+    except LookupError as exc:
+        raise web.HTTPNotFound(text="收款码不存在") from exc
+    await audit(request, "code.enable" if enabled else "code.disable", str(code_id))
+    return see_other(f"/admin/codes?done={'enabled' if enabled else 'disabled'}#code-{code_id}")

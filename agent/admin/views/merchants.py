@@ -1,0 +1,72 @@
+"""商户: create merchants, show a key once, rotate it, per-merchant totals and how to call us."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from agent import epay
+from agent.admin.plumbing import audit, form_of, render
+from agent.keys import DB, MERCHANTS, SETTINGS
+from agent.merchants import Merchant
+
+MAX_NAME = 64
+
+
+def example_params(merchant: Merchant, base_url: str) -> dict[str, str]:
+    """A signed submit.php request for this merchant, ready to paste into a test page."""
+    params = {
+        "pid": str(merchant.pid), "type": "alipay", "out_trade_no": "TEST20260101001",
+        "notify_url": "https://shop.example.com/notify", "return_url": "https://shop.example.com/return",
+        "name": "测试商品", "money": "1.00",
+    }
+    return epay.signed(params, merchant.key)
+
+
+async def _page(
+    request: web.Request, *, errors: Mapping[str, str] | None = None, name: str = "",
+    revealed: Merchant | None = None, status: int = 200,
+) -> web.Response:
+    db = request.config_dict[DB]
+    merchants = await request.config_dict[MERCHANTS].list()
+    totals = {
+        row["pid"]: row for row in await db.fetchall(
+            "SELECT pid, count(*) AS orders, coalesce(sum(status = 'paid'), 0) AS paid, "
+            "coalesce(sum(CASE WHEN status = 'paid' THEN money_fen END), 0) AS paid_fen FROM orders GROUP BY pid"
+        )
+    }
+    base_url = request.config_dict[SETTINGS].base_url
+    example_for = revealed or (merchants[-1] if merchants else None)
+    context: dict[str, Any] = {
+        "merchants": merchants, "totals": totals, "errors": errors or {}, "name": name, "revealed": revealed,
+        "base_url": base_url, "example_for": example_for,
+        "example": example_params(example_for, base_url) if example_for else None,
+    }
+    return render(request, "merchants.html", context, status=status)
+
+
+async def merchants_page(request: web.Request) -> web.Response:
+    return await _page(request)
+
+
+async def merchant_create(request: web.Request) -> web.Response:
+    name = form_of(request).get("name")
+    if not name:
+        return await _page(request, errors={"name": "请填写商户名称"}, status=400)
+    if len(name) > MAX_NAME:
+        return await _page(request, errors={"name": f"名称最多 {MAX_NAME} 个字"}, name=name, status=400)
+    merchant = await request.config_dict[MERCHANTS].create(name)
+    await audit(request, "merchant.create", str(merchant.pid), {"name": name})
+    return await _page(request, revealed=merchant)
+
+
+async def merchant_rotate(request: web.Request) -> web.Response:
+    pid = int(request.match_info["pid"])
+    try:
+        merchant = await request.config_dict[MERCHANTS].rotate_key(pid)
+    except LookupError as exc:
+        raise web.HTTPNotFound(text="商户不存在") from exc
+    await audit(request, "merchant.rotate_key", str(pid))
+    return await _page(request, revealed=merchant)

@@ -1,0 +1,55 @@
+"""未匹配收款: provider payments no order claimed; attach one to an order (paid + notified) or dismiss it."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from agent.admin import actions
+from agent.admin.plumbing import actor, form_of, render, see_other
+from agent.keys import DB
+
+LIMIT = 200
+SUGGESTION_WINDOW_MS = 3_600_000  # orders created up to an hour before the payment are offered
+
+
+async def _page(request: web.Request, *, errors: dict[int, str] | None = None, status: int = 200) -> web.Response:
+    db = request.config_dict[DB]
+    rows = await db.fetchall(
+        "SELECT t.id, t.account_id, a.name AS account, t.provider_trade_no, t.amount_fen, t.channel, t.paid_at, "
+        "t.terminal_id, t.seen_at FROM provider_transactions t JOIN accounts a ON a.id = t.account_id "
+        "WHERE t.status = 'unmatched' ORDER BY t.paid_at DESC LIMIT ?", (LIMIT,),
+    )
+    suggestions = {
+        row["id"]: await db.fetchall(
+            "SELECT trade_no, money_fen, pay_amount_fen, status, created_at FROM orders "
+            "WHERE account_id = ? AND status IN ('pending', 'expired') AND created_at BETWEEN ? AND ? "
+            "ORDER BY abs(pay_amount_fen - ?), created_at DESC LIMIT 5",
+            (row["account_id"], row["paid_at"] - SUGGESTION_WINDOW_MS, row["paid_at"], row["amount_fen"]),
+        )
+        for row in rows
+    }
+    return render(request, "unmatched.html", {
+        "rows": rows, "suggestions": suggestions, "errors": errors or {}, "done": request.query.get("done", ""),
+    }, status=status)
+
+
+async def unmatched_page(request: web.Request) -> web.Response:
+    return await _page(request)
+
+
+async def transaction_action(request: web.Request) -> web.StreamResponse:
+    transaction_id = int(request.match_info["id"])
+    form = form_of(request)
+    db = request.config_dict[DB]
+    try:
+        if request.match_info["action"] == "attach":
+            trade_no = form.get("trade_no")
+            if not trade_no:
+                return await _page(request, errors={transaction_id: "请填写要关联的订单号"}, status=400)
+            reason = form.get("reason") or "人工关联未匹配收款"
+            await actions.attach(db, transaction_id, trade_no, actor=actor(request), reason=reason)
+        else:
+            await actions.dismiss(db, transaction_id, actor=actor(request), reason=form.get("reason"))
+    except actions.ActionRefused as exc:
+        return await _page(request, errors={transaction_id: str(exc)}, status=400)
+    return see_other(f"/admin/unmatched?done={request.match_info['action']}")
