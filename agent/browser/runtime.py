@@ -18,14 +18,12 @@ from typing import Any
 import structlog
 from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
-from prometheus_client import Gauge
 
 from agent.browser.launch import LAUNCH_ARGS, find_chromium
+from agent.ops import metrics
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-LIVE_CONTEXTS = Gauge("mapay_browser_contexts", "Browser contexts currently open (one per active account)")
 
 # Playwright says a browser, context or page went away with messages like these.
 _GONE_MARKERS = ("has been closed", "Target closed", "Browser closed", "Connection closed", "browser has disconnected")
@@ -115,8 +113,8 @@ class BrowserRuntime:
             browser = await self._browser(slot)
             context = await browser.new_context(storage_state=storage_state)  # type: ignore[arg-type]
         context.set_default_timeout(self._settings.browser_timeout_seconds * 1000)
-        LIVE_CONTEXTS.inc()
-        context.on("close", lambda _: LIVE_CONTEXTS.dec())
+        metrics.browser_context_opened()
+        context.on("close", lambda _: metrics.browser_context_closed())
         return context
 
     async def kill(self, account_id: int) -> None:

@@ -142,6 +142,10 @@ class LoginDriver:
         self._captcha_kind: str | None = None  # a submitted answer awaiting the provider's verdict
         self._consumed: dict[str, int] = {}
         self._attempt_seq = 0  # answers up to this one belong to earlier attempts
+        steps = profile.login.steps
+        self._pictures = max([1, *(s.captcha.attempts for s in steps if s.captcha),
+                              *(s.slider.attempts for s in steps if s.slider)])
+        self._pictures_left = self._pictures  # one budget for unreadable and refused captchas alike
         self.captured: dict[str, str] = {}
         self._responses = _Responses(page, self._watched_globs())
 
@@ -160,9 +164,6 @@ class LoginDriver:
     # -- the run ---------------------------------------------------------------------------------------
     async def run(self) -> dict[str, str]:
         """Log in; returns the captured session values. Raises the provider errors."""
-        limit = max([1, *(s.captcha.attempts for s in self.profile.login.steps if s.captcha),
-                     *(s.slider.attempts for s in self.profile.login.steps if s.slider)])
-        refusals = 0
         while True:
             self._attempt_seq = self._responses.seq
             try:
@@ -176,9 +177,6 @@ class LoginDriver:
                 self._judge_captcha(True)
                 return await self._collect()
             except _CaptchaRefused:
-                refusals += 1
-                if refusals >= limit:
-                    raise TransientError(f"{self.current_step}: captcha refused {refusals} times") from None
                 self.step_index = 0
             except PlaywrightError as exc:
                 raise classify_playwright(exc, self.current_step) from exc
@@ -263,8 +261,14 @@ class LoginDriver:
         self._consumed[key] = marker
         return _decode_image(src) if src.startswith("data:") else bytes(await element.screenshot())
 
+    def _spend_picture(self) -> None:
+        if self._pictures_left <= 0:
+            raise TransientError(f"{self.current_step}: captcha refused or unreadable {self._pictures} times")
+        self._pictures_left -= 1
+
     async def _captcha(self, step: CaptchaStep) -> None:
-        for _ in range(step.attempts):
+        while True:
+            self._spend_picture()
             raw = await self._solver.classify(await self._image(step.image))
             answer = clean_text(raw, step.charset, step.length, step.case)
             if answer is not None:
@@ -275,9 +279,9 @@ class LoginDriver:
             if step.refresh is None:
                 raise _CaptchaRefused()
             await (await self._element(step.refresh)).click()
-        raise _CaptchaRefused()
 
     async def _slider(self, step: SliderStep) -> None:
+        self._spend_picture()
         background = await self._image(step.background)
         piece = await self._image(step.piece)
         x = await self._solver.slide_x(piece, background) + step.offset

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
@@ -81,9 +82,23 @@ class Harness:
         return await self.control.stats()
 
 
+def quick_profiles(folder: Path, element_timeout_seconds: float | None = None) -> Path:
+    """Copies of the shipped profiles without the poll spacing (tests read back to back) and, for layout
+    tests, giving up on a missing element sooner."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in Settings.model_fields["profiles_dir"].default.glob("*.yaml"):
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        data["min_poll_interval_seconds"] = 0
+        if element_timeout_seconds is not None:
+            data["login"]["element_timeout_seconds"] = element_timeout_seconds
+        (folder / source.name).write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return folder
+
+
 @asynccontextmanager
 async def harness_for(platform: str, tmp_path: Path, runtime: BrowserRuntime,
                       **settings: object) -> AsyncIterator[Harness]:
+    settings.setdefault("profiles_dir", quick_profiles(tmp_path / "profiles"))
     config = agent_settings(tmp_path / "data", **settings)
     box = SecretBox(config.secret_key.get_secret_value().encode())  # type: ignore[union-attr]
     async with (

@@ -1,0 +1,61 @@
+"""Session state and one-time codes live encrypted in the real SQLite database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from agent.browser.otp import deliver_otp, take_otp
+from agent.browser.session_store import SessionStore
+from agent.crypto import SecretBox
+from agent.db import Database, now_ms
+from agent.platforms import sync_platforms
+from agent.pool import Pool
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    async with Database(tmp_path / "db.sqlite3") as database:
+        await sync_platforms(database)
+        yield database
+
+
+@pytest.fixture
+def box() -> SecretBox:
+    return SecretBox(Fernet.generate_key())
+
+
+async def test_session_state_round_trips_encrypted(db: Database, box: SecretBox) -> None:
+    account = await Pool(db, box).add_account("hkrt", "a", "u", "p")
+    store = SessionStore(db, box)
+    assert await store.load(account.id) is None
+    state = {"cookies": [{"name": "HKRT_SESSION", "value": "cookie-secret-value"}], "origins": []}
+    await store.save(account.id, state, {"token": "token-secret-value"})
+    raw = await db.fetchval("SELECT session_enc FROM accounts WHERE id = ?", (account.id,))
+    assert "secret-value" not in raw
+    saved = await store.load(account.id)
+    assert saved is not None and saved.storage_state == state and saved.values == {"token": "token-secret-value"}
+    await store.clear(account.id)
+    assert await store.load(account.id) is None
+
+
+async def test_a_code_is_taken_once_and_only_when_typed_after_the_sms(db: Database, box: SecretBox) -> None:
+    account = await Pool(db, box).add_account("shengpay", "a", "u", "p")
+    sent = now_ms()
+    await deliver_otp(db, box, account.id, " 123456 ")
+    assert "123456" not in await db.fetchval("SELECT code_enc FROM account_otps")
+    assert await take_otp(db, box, account.id, sent) == "123456"
+    assert await take_otp(db, box, account.id, sent) is None
+    await deliver_otp(db, box, account.id, "654321")
+    assert await take_otp(db, box, account.id, now_ms() + 1000) is None  # typed before this SMS: stale, dropped
+    assert await db.fetchval("SELECT count(*) FROM account_otps") == 0
+
+
+async def test_bad_codes_and_unknown_accounts_are_refused(db: Database, box: SecretBox) -> None:
+    with pytest.raises(ValueError, match="4-8 letters or digits"):
+        await deliver_otp(db, box, 1, "12")
+    with pytest.raises(LookupError):
+        await deliver_otp(db, box, 99, "123456")
