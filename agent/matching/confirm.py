@@ -16,6 +16,7 @@ import structlog
 from agent.audit import write_audit
 from agent.db import Database, now_ms
 from agent.matching.matcher import Candidate, Payment, match
+from agent.ops import metrics
 from agent.orders import Order, OrderStatus, get_order
 from agent.providers.base import ProviderTransaction
 from agent.timefmt import to_ms
@@ -97,6 +98,7 @@ async def match_account(
             log.info("match_skipped", trade_no=order.trade_no, provider_trade_no=payment.trade_no, why=str(exc))
             continue
         log.info("order_confirmed", trade_no=order.trade_no, provider_trade_no=payment.trade_no)
+        metrics.order_confirmed(order.created_at, now_ms())
         confirmed.append(Confirmation(order.trade_no, payment.trade_no, payment.paid_at))
     return confirmed
 

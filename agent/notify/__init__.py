@@ -8,6 +8,7 @@ from aiohttp import web
 from agent.keys import DB, MERCHANTS, SETTINGS
 from agent.notify.outbox import requeue
 from agent.notify.worker import Notifier
+from agent.ops.drain import DRAIN
 
 NOTIFIER = web.AppKey("notifier", Notifier)
 
@@ -25,7 +26,7 @@ async def _notifier(app: web.Application) -> AsyncIterator[None]:
         headers={"User-Agent": "mapay-notify/1.0"},
         connector=aiohttp.TCPConnector(limit=settings.notify_concurrency),
     ) as session:
-        notifier = Notifier(app[DB], app[MERCHANTS], settings, session)
+        notifier = Notifier(app[DB], app[MERCHANTS], settings, session, app[DRAIN])
         app[NOTIFIER] = notifier
         async with notifier.running():
             yield

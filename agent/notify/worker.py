@@ -14,6 +14,8 @@ from agent.merchants import MerchantBook
 from agent.notify.outbox import Claim, claim_due, finish, next_due, release, requeue
 from agent.notify.payload import result_params
 from agent.notify.sender import notify_url, send_notify
+from agent.ops import metrics
+from agent.ops.drain import Drain
 from agent.orders import get_order
 from agent.settings import Settings
 
@@ -27,12 +29,14 @@ class Notifier:
     """Sends signed notifies from the outbox; ``wake()`` after a confirmation makes the first try immediate."""
 
     def __init__(
-        self, db: Database, merchants: MerchantBook, settings: Settings, session: aiohttp.ClientSession
+        self, db: Database, merchants: MerchantBook, settings: Settings, session: aiohttp.ClientSession,
+        drain: Drain,
     ) -> None:
         self._db = db
         self._merchants = merchants
         self._settings = settings
         self._session = session
+        self._drain = drain  # on shutdown: claim nothing new, and let the drain wait for sends
         self._wake = asyncio.Event()
         self._in_flight: dict[asyncio.Task[None], Claim] = {}
         self._lease_ms = int((settings.notify_timeout_seconds + _LEASE_MARGIN_S) * 1000)
@@ -75,11 +79,12 @@ class Notifier:
 
     async def _dispatch(self) -> None:
         free = self._settings.notify_concurrency - len(self._in_flight)
-        if free <= 0:
+        if free <= 0 or self._drain.draining:
             return
         for claim in await claim_due(self._db, free, self._lease_ms):
             task = asyncio.create_task(self._deliver(claim), name=f"notify-{claim.trade_no}")
             self._in_flight[task] = claim
+            self._drain.track(task)
             task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
@@ -104,6 +109,7 @@ class Notifier:
         url = notify_url(order.notify_url, result_params(order, merchant.key))
         attempt = await send_notify(self._session, url, self._settings.notify_timeout_seconds)
         status = await finish(self._db, claim, attempt, self._settings.notify_schedule)
+        metrics.notify_attempted(attempt.outcome.value)
         log.info(
             "notify_attempt", trade_no=order.trade_no, outcome=attempt.outcome.value, http_status=attempt.http_status,
             attempt=claim.attempts + 1, job=status, duration_ms=attempt.duration_ms,
