@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -95,11 +97,14 @@ class Database:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back on any exception."""
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
             try:
+                # Inside the try: a task cancelled while awaiting BEGIN still has it run on aiosqlite's thread,
+                # and the connection would stay in that transaction for every later writer.
+                await self.conn.execute("BEGIN IMMEDIATE")
                 yield self.conn
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.OperationalError):  # BEGIN itself failed: nothing to undo
+                    await self.conn.execute("ROLLBACK")
                 raise
             await self.conn.execute("COMMIT")
 
