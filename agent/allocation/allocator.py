@@ -1,12 +1,16 @@
 """Order placement: sweep expired orders, pick a code and a unique payable amount, write the order.
 
-Everything happens in one write transaction, so the choice is made on the data it is written against.
-The unique partial index ``orders_live_amount`` is the backstop should another process write meanwhile.
+Concurrent requests are placed in batches: while one write transaction runs, new drafts queue up and
+the next transaction places all of them (group commit). Each batch is one transaction, so every choice
+is made on the data it is written against; the unique partial index ``orders_live_amount`` is the
+backstop should another process write meanwhile (the refused slot is marked taken and the next tried).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import aiosqlite
@@ -14,16 +18,22 @@ import structlog
 
 from agent.allocation.amounts import EligibleCode, amount_candidates, choose_slot, scope_key
 from agent.allocation.clock import shanghai_day_start_ms
-from agent.allocation.trade_no import new_trade_no
+from agent.allocation.trade_no import new_trade_no, new_trade_nos
 from agent.db import Database, now_ms
 from agent.orders import Order, OrderStatus
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+_MAX_BATCH = 64
+_FIRST_CHUNK = 8  # candidate amounts whose taken slots are read at once; doubles when all are taken
+
 _SWEEP_SQL = "UPDATE orders SET status = 'expired' WHERE status = 'pending' AND expires_at < ?"
 _ELIGIBLE_SQL = (
-    "SELECT c.id, c.account_id, c.terminal_id, p.has_terminal, c.daily_cap_fen "
+    "SELECT c.id, c.account_id, c.terminal_id, p.has_terminal, c.daily_cap_fen, c.last_used_at, "
+    # today's (China time) paid and pending pay amounts, for capped codes only
+    "CASE WHEN c.daily_cap_fen IS NULL THEN 0 ELSE (SELECT coalesce(sum(o.pay_amount_fen), 0) FROM orders o "
+    "WHERE o.code_id = c.id AND o.created_at >= ? AND o.status IN ('pending', 'paid')) END "
     "FROM codes c JOIN accounts a ON a.id = c.account_id JOIN platforms p ON p.id = a.platform_id "
     "WHERE c.enabled = 1 AND a.enabled = 1 AND a.health = 'ok' ORDER BY c.last_used_at, c.id"
 )
@@ -37,6 +47,12 @@ _RENEW_SQL = (
     "created_at = ?, expires_at = ? WHERE trade_no = ? AND status = 'expired'"
 )
 _TOUCH_SQL = "UPDATE codes SET last_used_at = ? WHERE id = ?"
+# Scopes never contain the unit separator; were one to, the unique index would still refuse the clash.
+_SEPARATOR = "\x1f"
+_TAKEN_SQL = (
+    "SELECT pay_amount_fen, group_concat(scope, char(31)) FROM orders INDEXED BY orders_live_by_amount "
+    "WHERE status = 'pending' AND pay_amount_fen BETWEEN ? AND ? GROUP BY pay_amount_fen"
+)
 
 
 class AllocationError(Exception):
@@ -80,29 +96,26 @@ class _Slot:
     pay_amount_fen: int
 
 
+_Outcome = Order | AllocationError | DuplicateOutTradeNo
+_Queued = tuple[OrderDraft, "asyncio.Future[Order]"]
+
+
 class Allocator:
     """Places orders on the QR pool; the only writer of new pending orders."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
         self._settings = settings
+        self._queue: list[_Queued] = []
+        self._drainer: asyncio.Task[None] | None = None
 
     async def create(self, draft: OrderDraft) -> Order:
         """Insert a new pending order; raises AllocationError or DuplicateOutTradeNo."""
-        async with self._db.transaction() as conn:
-            now = now_ms()
-            slots = await self._slots(conn, draft.money_fen, now)
-            trade_no = new_trade_no(now)
-            while True:
-                slot = slots.next()
-                order = self._order(draft, trade_no, slot, now)
-                try:
-                    await conn.execute(_INSERT_SQL, _insert_params(order))
-                except sqlite3.IntegrityError as exc:
-                    trade_no = self._resolve_clash(exc, slots, slot, trade_no, now)
-                    continue
-                await conn.execute(_TOUCH_SQL, (now, slot.code.code_id))
-                return order
+        future: asyncio.Future[Order] = asyncio.get_running_loop().create_future()
+        self._queue.append((draft, future))
+        if self._drainer is None:
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
 
     async def renew(self, expired: Order) -> Order | None:
         """Give an expired order a fresh slot and lifetime under the same trade_no (the merchant re-sent it).
@@ -111,9 +124,9 @@ class Allocator:
         """
         async with self._db.transaction() as conn:
             now = now_ms()
-            slots = await self._slots(conn, expired.money_fen, now)
+            slots = await self._slot_finder(conn, now)
             while True:
-                slot = slots.next()
+                slot = await slots.next(conn, expired.money_fen)
                 order = self._order(expired, expired.trade_no, slot, now)
                 try:
                     cursor = await conn.execute(
@@ -122,32 +135,101 @@ class Allocator:
                          now, order.expires_at, order.trade_no),
                     )
                 except sqlite3.IntegrityError as exc:
-                    self._resolve_clash(exc, slots, slot, order.trade_no, now)
+                    _resolve_clash(exc, slots, slot, order.trade_no, now)
                     continue
                 if cursor.rowcount == 0:
                     return None
-                await conn.execute(_TOUCH_SQL, (now, slot.code.code_id))
+                slots.use(slot)
+                await conn.executemany(_TOUCH_SQL, slots.touched())
                 return order
 
-    async def _slots(self, conn: aiosqlite.Connection, money_fen: int, now: int) -> _SlotFinder:
-        """Expire stale orders, then gather what is needed to choose slots for ``money_fen``."""
+    async def _drain(self) -> None:
+        """Place queued drafts batch after batch until the queue is empty."""
+        batch: list[_Queued] = []
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
+                try:
+                    outcomes: list[_Outcome | Exception] = list(await self._place_batch([d for d, _ in batch]))
+                except Exception as exc:  # the transaction failed as a whole: every caller hears why
+                    outcomes = [exc] * len(batch)
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, Order):
+                        future.set_result(outcome)
+                    else:
+                        future.set_exception(outcome)
+        finally:  # normally a no-op; when cancelled (shutdown), nobody is left waiting forever
+            self._drainer = None
+            for _, future in [*batch, *self._queue]:
+                if not future.done():
+                    future.cancel()
+            self._queue = []
+
+    async def _place_batch(self, drafts: list[OrderDraft]) -> list[_Outcome]:
+        """All drafts with one multi-row insert. Should the database refuse a row (a re-used out_trade_no, a
+        clash with another process), the batch is rolled back and placed again one insert at a time."""
+        try:
+            return await self._place(drafts, one_by_one=False)
+        except sqlite3.IntegrityError:
+            return await self._place(drafts, one_by_one=True)
+
+    async def _place(self, drafts: list[OrderDraft], *, one_by_one: bool) -> list[_Outcome]:
+        async with self._db.transaction() as conn:
+            now = now_ms()
+            try:
+                slots = await self._slot_finder(conn, now)
+            except NoCodeAvailable as exc:
+                return [exc] * len(drafts)
+            await slots.prefetch(conn, [draft.money_fen for draft in drafts])
+            trade_nos = new_trade_nos(now, len(drafts))
+            if one_by_one:
+                outcomes = [await self._insert(conn, slots, d, t, now) for d, t in zip(drafts, trade_nos, strict=True)]
+            else:
+                outcomes = [await self._choose(conn, slots, d, t, now) for d, t in zip(drafts, trade_nos, strict=True)]
+                await conn.executemany(_INSERT_SQL, [_insert_params(o) for o in outcomes if isinstance(o, Order)])
+            await conn.executemany(_TOUCH_SQL, slots.touched())
+        return outcomes
+
+    async def _choose(
+        self, conn: aiosqlite.Connection, slots: _SlotFinder, draft: OrderDraft, trade_no: str, now: int
+    ) -> _Outcome:
+        try:
+            slot = await slots.next(conn, draft.money_fen)
+        except AmountsExhausted as exc:
+            return exc
+        slots.use(slot)
+        return self._order(draft, trade_no, slot, now)
+
+    async def _insert(
+        self, conn: aiosqlite.Connection, slots: _SlotFinder, draft: OrderDraft, trade_no: str, now: int
+    ) -> _Outcome:
+        while True:
+            try:
+                slot = await slots.next(conn, draft.money_fen)
+                order = self._order(draft, trade_no, slot, now)
+                try:
+                    await conn.execute(_INSERT_SQL, _insert_params(order))
+                except sqlite3.IntegrityError as exc:
+                    trade_no = _resolve_clash(exc, slots, slot, trade_no, now)
+                    continue
+            except (AllocationError, DuplicateOutTradeNo) as refused:
+                return refused
+            slots.use(slot)
+            return order
+
+    async def _slot_finder(self, conn: aiosqlite.Connection, now: int) -> _SlotFinder:
+        """Expire stale orders, then load the eligible codes (LRU order) and today's use of capped ones."""
         await conn.execute(_SWEEP_SQL, (now - self._settings.match_skew_seconds * 1000,))
-        codes = [
-            EligibleCode(row[0], row[1], scope_key(row[1], row[2], bool(row[3])), row[4])
-            for row in await conn.execute_fetchall(_ELIGIBLE_SQL)
-        ]
-        if not codes:
+        rows = await conn.execute_fetchall(_ELIGIBLE_SQL, (shanghai_day_start_ms(now),))
+        if not rows:
             raise NoCodeAvailable()
-        candidates = amount_candidates(money_fen, self._settings.offset_max_fen, self._settings.offset_direction)
-        scopes = sorted({code.scope for code in codes})
-        marks = ", ".join("?" * len(scopes))
-        taken_rows = await conn.execute_fetchall(
-            f"SELECT scope, pay_amount_fen FROM orders WHERE status = 'pending' AND scope IN ({marks}) "
-            "AND pay_amount_fen BETWEEN ? AND ?",
-            (*scopes, min(candidates), max(candidates)),
-        )
-        used_today = await _used_today(conn, [c.code_id for c in codes if c.daily_cap_fen is not None], now)
-        return _SlotFinder(candidates, codes, {(row[0], row[1]) for row in taken_rows}, used_today)
+        codes = [EligibleCode(row[0], row[1], scope_key(row[1], row[2], bool(row[3])), row[4]) for row in rows]
+        used_today = {row[0]: row[6] for row in rows if row[4] is not None}
+        # Rotation stamps continue after the latest one, so the order of uses survives equal clocks.
+        first_stamp = max(now, max(row[5] for row in rows) + 1)
+        return _SlotFinder(codes, used_today, first_stamp, self._settings)
 
     def _order(self, draft: OrderDraft | Order, trade_no: str, slot: _Slot, now: int) -> Order:
         return Order(
@@ -159,55 +241,99 @@ class Allocator:
             return_url=draft.return_url, clientip=draft.clientip, device=draft.device, sitename=draft.sitename,
         )
 
-    @staticmethod
-    def _resolve_clash(
-        exc: sqlite3.IntegrityError, slots: _SlotFinder, slot: _Slot, trade_no: str, now: int
-    ) -> str:
-        """React to a unique-constraint failure; returns the trade_no to try next."""
-        message = str(exc)
-        if "orders.scope" in message:
-            log.warning("live_amount_clash", scope=slot.code.scope, pay_amount_fen=slot.pay_amount_fen)
-            slots.mark_taken(slot)
-            return trade_no
-        if "orders.out_trade_no" in message:
-            raise DuplicateOutTradeNo() from exc
-        if "orders.trade_no" in message:
-            return new_trade_no(now)
-        raise exc
+
+def _resolve_clash(exc: sqlite3.IntegrityError, slots: _SlotFinder, slot: _Slot, trade_no: str, now: int) -> str:
+    """React to a unique-constraint failure; returns the trade_no to try next."""
+    message = str(exc)
+    if "orders.scope" in message:
+        log.warning("live_amount_clash", scope=slot.code.scope, pay_amount_fen=slot.pay_amount_fen)
+        slots.mark_taken(slot)
+        return trade_no
+    if "orders.out_trade_no" in message:
+        raise DuplicateOutTradeNo() from exc
+    if "orders.trade_no" in message:
+        return new_trade_no(now)
+    raise exc
 
 
 class _SlotFinder:
-    """Hands out the best free slot, remembering slots the database refused."""
+    """The pool as one transaction sees it: hands out the best free slot and remembers what it gave.
+
+    Taken (scope, amount) pairs are read lazily, a few candidate amounts at a time, because the price
+    itself is usually free somewhere and reading every offset of every scope would be wasted work.
+    """
 
     def __init__(
-        self, candidates: list[int], codes: list[EligibleCode], taken: set[tuple[str, int]], used: dict[int, int]
+        self, codes: list[EligibleCode], used_today: dict[int, int], first_stamp: int, settings: Settings
     ) -> None:
-        self._candidates = candidates
-        self._codes = codes
-        self._taken = taken
-        self._used = used
+        self._codes = codes  # least recently used first
+        self._first_stamp = first_stamp
+        self._used = used_today
+        self._settings = settings
+        self._taken: dict[int, set[str]] = {}  # amount -> scopes holding it
+        self._loaded: set[int] = set()
+        self._touched: list[int] = []
 
-    def next(self) -> _Slot:
-        chosen = choose_slot(self._candidates, self._codes, self._taken, self._used)
-        if chosen is None:
-            raise AmountsExhausted()
-        return _Slot(*chosen)
+    async def next(self, conn: aiosqlite.Connection, money_fen: int) -> _Slot:
+        start, size = 0, _FIRST_CHUNK
+        candidates = self._candidates(money_fen)
+        while start < len(candidates):
+            chunk = candidates[start:start + size]
+            await self._load(conn, [chunk])
+            chosen = choose_slot(chunk, self._codes, self._taken, self._used)
+            if chosen is not None:
+                return _Slot(*chosen)
+            start, size = start + size, size * 2
+        raise AmountsExhausted()
+
+    async def prefetch(self, conn: aiosqlite.Connection, moneys: list[int]) -> None:
+        """Read the first chunk of every price of a batch with one query."""
+        await self._load(conn, [self._candidates(money)[:_FIRST_CHUNK] for money in set(moneys)])
+
+    def _candidates(self, money_fen: int) -> tuple[int, ...]:
+        return amount_candidates(money_fen, self._settings.offset_max_fen, self._settings.offset_direction)
+
+    async def _load(self, conn: aiosqlite.Connection, chunks: list[tuple[int, ...]]) -> None:
+        """Read which scopes hold each not yet loaded amount of ``chunks`` (one range seek per span)."""
+        ranges = _merged_ranges([amount for amount in chunk if amount not in self._loaded] for chunk in chunks)
+        if not ranges:
+            return
+        rows = await conn.execute_fetchall(
+            " UNION ALL ".join([_TAKEN_SQL] * len(ranges)), [bound for span in ranges for bound in span]
+        )
+        for amount, scopes in rows:
+            self._taken[amount] = set(scopes.split(_SEPARATOR))
+        for low, high in ranges:
+            self._loaded.update(range(low, high + 1))
+
+    def use(self, slot: _Slot) -> None:
+        """Record a placed order: its slot is taken, its code moves to the back of the rotation."""
+        code = slot.code
+        self.mark_taken(slot)
+        if code.daily_cap_fen is not None:
+            self._used[code.code_id] = self._used.get(code.code_id, 0) + slot.pay_amount_fen
+        self._codes.remove(code)
+        self._codes.append(code)
+        self._touched.append(code.code_id)
 
     def mark_taken(self, slot: _Slot) -> None:
-        self._taken.add((slot.code.scope, slot.pay_amount_fen))
+        self._taken.setdefault(slot.pay_amount_fen, set()).add(slot.code.scope)
+
+    def touched(self) -> list[tuple[int, int]]:
+        """(last_used_at, code id) updates with increasing stamps in the order the codes were used."""
+        return [(self._first_stamp + i, code_id) for i, code_id in enumerate(self._touched)]
 
 
-async def _used_today(conn: aiosqlite.Connection, code_ids: list[int], now: int) -> dict[int, int]:
-    """Sum of today's (China time) paid and pending pay amounts per capped code."""
-    if not code_ids:
-        return {}
-    marks = ", ".join("?" * len(code_ids))
-    rows = await conn.execute_fetchall(
-        f"SELECT code_id, SUM(pay_amount_fen) FROM orders WHERE code_id IN ({marks}) AND created_at >= ? "
-        "AND status IN ('pending', 'paid') GROUP BY code_id",
-        (*code_ids, shanghai_day_start_ms(now)),
-    )
-    return {row[0]: row[1] for row in rows}
+def _merged_ranges(amount_lists: Iterable[list[int]]) -> list[tuple[int, int]]:
+    """Non-overlapping (low, high) ranges covering each non-empty list's span."""
+    spans = sorted((min(amounts), max(amounts)) for amounts in amount_lists if amounts)
+    merged: list[tuple[int, int]] = []
+    for low, high in spans:
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
+        else:
+            merged.append((low, high))
+    return merged
 
 
 def _insert_params(order: Order) -> tuple[object, ...]:

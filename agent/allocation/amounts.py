@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import functools
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Literal
 
 OffsetDirection = Literal["down", "up", "both"]
@@ -29,30 +31,32 @@ def scope_key(account_id: int, terminal_id: str | None, platform_has_terminal: b
     return f"a{account_id}"
 
 
-def amount_candidates(money_fen: int, offset_max_fen: int, direction: OffsetDirection) -> list[int]:
+@functools.lru_cache(maxsize=4096)
+def amount_candidates(money_fen: int, offset_max_fen: int, direction: OffsetDirection) -> tuple[int, ...]:
     """Payable amounts to try, best first: the price, then 1-fen steps away from it; never zero or below."""
-    steps: Iterable[int]
+    below = range(money_fen - 1, max(money_fen - offset_max_fen, 1) - 1, -1)
+    above = range(money_fen + 1, money_fen + offset_max_fen + 1)
     if direction == "down":
-        steps = (-step for step in range(1, offset_max_fen + 1))
-    elif direction == "up":
-        steps = range(1, offset_max_fen + 1)
-    else:
-        steps = (signed for step in range(1, offset_max_fen + 1) for signed in (-step, step))
-    return [money_fen, *(money_fen + step for step in steps if money_fen + step > 0)]
+        return (money_fen, *below)
+    if direction == "up":
+        return (money_fen, *above)
+    alternating = (amount for pair in zip_longest(below, above) for amount in pair if amount is not None)
+    return (money_fen, *alternating)
 
 
 def choose_slot(
     candidates: Sequence[int],
     codes: Sequence[EligibleCode],
-    taken: Collection[tuple[str, int]],
+    taken: Mapping[int, Collection[str]],
     used_today: Mapping[int, int],
 ) -> tuple[EligibleCode, int] | None:
     """The first free (scope, amount) in preference order: amount outer, so another code at the exact
-    price beats an offset; codes inner in LRU order. A capped code takes an order only if it stays within
-    its daily cap."""
+    price beats an offset; codes inner in LRU order. ``taken`` maps an amount to the scopes holding it.
+    A capped code takes an order only if it stays within its daily cap."""
     for amount in candidates:
+        taken_scopes = taken.get(amount, ())
         for code in codes:
-            if (code.scope, amount) in taken:
+            if code.scope in taken_scopes:
                 continue
             cap = code.daily_cap_fen
             if cap is not None and used_today.get(code.code_id, 0) + amount > cap:

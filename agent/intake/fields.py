@@ -19,6 +19,7 @@ _OUT_TRADE_NO = re.compile(r"[a-zA-Z0-9._\-|]{1,64}")
 _PID = re.compile(r"[0-9]{1,10}")
 _DEVICE = re.compile(r"[a-z0-9_]{1,16}")
 _URL_MAX = 1024
+_BLANK = re.compile(r"[\s\x00-\x1f]")
 _LIMITS = {"param": 1024, "sitename": 64, "clientip": 64}
 _KEY_SHOWN = 32
 
@@ -141,8 +142,6 @@ def _url(params: dict[str, str], field: str, *, required: bool) -> str:
         parts = urlsplit(value)
     except ValueError:
         parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(
-        ch.isspace() or ord(ch) < 32 for ch in value
-    ):
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or _BLANK.search(value):
         raise IntakeError(f"{field} 必须是 http:// 或 https:// 开头的完整网址")
     return value

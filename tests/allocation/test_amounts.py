@@ -9,19 +9,23 @@ from agent.allocation.amounts import EligibleCode, amount_candidates, choose_slo
 
 
 def test_down_steps_one_fen_below_the_price() -> None:
-    assert amount_candidates(1000, 3, "down") == [1000, 999, 998, 997]
+    assert amount_candidates(1000, 3, "down") == (1000, 999, 998, 997)
 
 
 def test_up_steps_one_fen_above_the_price() -> None:
-    assert amount_candidates(1000, 3, "up") == [1000, 1001, 1002, 1003]
+    assert amount_candidates(1000, 3, "up") == (1000, 1001, 1002, 1003)
 
 
 def test_both_alternates_below_then_above() -> None:
-    assert amount_candidates(1000, 2, "both") == [1000, 999, 1001, 998, 1002]
+    assert amount_candidates(1000, 2, "both") == (1000, 999, 1001, 998, 1002)
+
+
+def test_near_zero_both_continues_upwards() -> None:
+    assert amount_candidates(2, 3, "both") == (2, 1, 3, 4, 5)
 
 
 def test_no_offset_means_only_the_price() -> None:
-    assert amount_candidates(1000, 0, "both") == [1000]
+    assert amount_candidates(1000, 0, "both") == (1000,)
 
 
 @given(
@@ -47,25 +51,25 @@ B = EligibleCode(2, 20, "a20", None)
 
 
 def test_another_code_at_the_exact_price_beats_an_offset() -> None:
-    assert choose_slot([100, 99], [A, B], {("a10", 100)}, {}) == (B, 100)
+    assert choose_slot([100, 99], [A, B], {100: {"a10"}}, {}) == (B, 100)
 
 
 def test_least_recently_used_code_first_when_all_are_free() -> None:
-    assert choose_slot([100, 99], [B, A], set(), {}) == (B, 100)
+    assert choose_slot([100, 99], [B, A], {}, {}) == (B, 100)
 
 
 def test_offset_when_the_price_is_taken_everywhere() -> None:
-    assert choose_slot([100, 99], [A, B], {("a10", 100), ("a20", 100)}, {}) == (A, 99)
+    assert choose_slot([100, 99], [A, B], {100: {"a10", "a20"}}, {}) == (A, 99)
 
 
 def test_nothing_free_is_none() -> None:
-    assert choose_slot([100], [A], {("a10", 100)}, {}) is None
+    assert choose_slot([100], [A], {100: {"a10"}}, {}) is None
 
 
 def test_a_capped_code_takes_only_what_fits_in_its_day() -> None:
     capped = EligibleCode(3, 30, "a30", 1000)
-    assert choose_slot([100], [capped, B], set(), {3: 900}) == (capped, 100)
-    assert choose_slot([100], [capped, B], set(), {3: 901}) == (B, 100)
+    assert choose_slot([100], [capped, B], {}, {3: 900}) == (capped, 100)
+    assert choose_slot([100], [capped, B], {}, {3: 901}) == (B, 100)
 
 
 def test_scope_is_account_plus_terminal_only_when_records_carry_it() -> None:
