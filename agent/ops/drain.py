@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -57,9 +58,18 @@ class Drain:
         try:
             yield
         finally:
-            self._running -= 1
-            if self._running == 0:
-                self._idle.set()
+            self._finished()
+
+    def track(self, task: asyncio.Future[Any]) -> None:
+        """Count a job that runs as its own task from now until it is done (no gap before it starts)."""
+        self._running += 1
+        self._idle.clear()
+        task.add_done_callback(lambda _: self._finished())
+
+    def _finished(self) -> None:
+        self._running -= 1
+        if self._running == 0:
+            self._idle.set()
 
     async def pause(self, seconds: float) -> bool:
         """Sleep between jobs; returns True at once when draining starts, so a worker loop can end."""

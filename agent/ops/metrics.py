@@ -32,7 +32,10 @@ CONFIRMATION_SECONDS = Histogram(
 POLLS = Counter("mapay_polls", "Transaction-list reads of provider accounts.", ["platform"], registry=REGISTRY)
 POLL_FAILURES = Counter("mapay_poll_failures", "Reads that raised an error.", ["platform"], registry=REGISTRY)
 LOGINS = Counter("mapay_login_attempts", "Provider login attempts.", ["platform", "outcome"], registry=REGISTRY)
-CAPTCHAS = Counter("mapay_captcha_attempts", "Captcha solving attempts.", ["platform", "outcome"], registry=REGISTRY)
+CAPTCHAS = Counter(
+    "mapay_captcha_attempts", "Captcha answers judged by the provider.", ["platform", "kind", "outcome"],
+    registry=REGISTRY,
+)
 NOTIFIES = Counter("mapay_notify_attempts", "Notify HTTP attempts to merchants.", ["outcome"], registry=REGISTRY)
 BROWSER_CONTEXTS = Gauge("mapay_browser_contexts", "Browser contexts currently open.", registry=REGISTRY)
 LOOP_LAG = Gauge(
@@ -64,8 +67,9 @@ def login_attempted(platform: str, ok: bool) -> None:
     LOGINS.labels(platform, _outcome(ok)).inc()
 
 
-def captcha_attempted(platform: str, ok: bool) -> None:
-    CAPTCHAS.labels(platform, _outcome(ok)).inc()
+def captcha_attempted(platform: str, kind: str, ok: bool) -> None:
+    """``kind`` is the captcha's: image or slider; ``ok`` whether the provider accepted the answer."""
+    CAPTCHAS.labels(platform, kind, _outcome(ok)).inc()
 
 
 def notify_attempted(outcome: str) -> None:
@@ -110,7 +114,7 @@ async def render(app: web.Application) -> bytes:
 
 def _authorized(request: web.Request) -> bool:
     token = request.app[SETTINGS].metrics_token
-    if token is None:
+    if token is None or not token.get_secret_value():  # an empty MAPAY_METRICS_TOKEN means none
         return True
     expected = f"Bearer {token.get_secret_value()}".encode()
     return hmac.compare_digest(request.headers.get("Authorization", "").encode(), expected)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ class Served:
     env: dict[str, str]
     process: asyncio.subprocess.Process
     log_path: Path
+    cli_stderr: list[str] = field(default_factory=list)
 
     @property
     def port(self) -> int:
@@ -60,6 +61,7 @@ class Served:
             timeout=60,
         )
         assert result.returncode == 0, result.stderr
+        self.cli_stderr.append(result.stderr)
         return result
 
     def cli_json(self, *args: str, stdin: str = "") -> Any:

@@ -53,3 +53,12 @@ async def test_stopping_the_app_any_way_starts_the_drain(settings: Settings) -> 
         drain = gateway.app[DRAIN]
         assert not drain.draining
     assert drain.draining
+
+
+async def test_a_tracked_task_counts_from_creation_until_done() -> None:
+    drain = Drain()
+    task = asyncio.create_task(asyncio.sleep(0.2))
+    drain.track(task)
+    assert drain.running == 1  # before the task has even started
+    assert await drain.drain(grace=5) is True
+    assert task.done() and drain.running == 0

@@ -58,7 +58,7 @@ async def test_hot_path_events_show_up_as_counter_increments(gateway: RunningGat
     metrics.poll_done("lakala", ok=True)
     metrics.poll_done("lakala", ok=False)
     metrics.login_attempted("lakala", ok=False)
-    metrics.captcha_attempted("lakala", ok=True)
+    metrics.captcha_attempted("lakala", "slider", ok=True)
     metrics.notify_attempted("acked")
     metrics.order_confirmed(created_at_ms=1_000, confirmed_at_ms=43_000)
     metrics.browser_context_opened()
@@ -72,7 +72,7 @@ async def test_hot_path_events_show_up_as_counter_increments(gateway: RunningGat
     assert delta("mapay_polls_total", platform="lakala") == 2
     assert delta("mapay_poll_failures_total", platform="lakala") == 1
     assert delta("mapay_login_attempts_total", platform="lakala", outcome="failed") == 1
-    assert delta("mapay_captcha_attempts_total", platform="lakala", outcome="ok") == 1
+    assert delta("mapay_captcha_attempts_total", platform="lakala", kind="slider", outcome="ok") == 1
     assert delta("mapay_notify_attempts_total", outcome="acked") == 1
     assert delta("mapay_confirmations_total") == 1
     assert delta("mapay_order_confirmation_seconds_sum") == 42
