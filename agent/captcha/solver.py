@@ -13,11 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prometheus_client import Counter as PromCounter
-
-CAPTCHA_RESULTS = PromCounter(
-    "mapay_captcha_results", "Captcha answers judged by the provider", ["platform", "kind", "outcome"]
-)
+from agent.ops import metrics
 
 Kind = Literal["image", "slider"]
 
@@ -45,7 +41,7 @@ class CaptchaStats:
 
     def record(self, account_id: int, platform: str, kind: Kind, ok: bool) -> None:
         (self.accepted if ok else self.refused)[account_id] += 1
-        CAPTCHA_RESULTS.labels(platform, kind, "accepted" if ok else "refused").inc()
+        metrics.captcha_attempted(platform, kind, ok)
 
     def success_rate(self, account_id: int) -> float | None:
         total = self.accepted[account_id] + self.refused[account_id]

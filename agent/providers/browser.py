@@ -20,6 +20,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from agent.browser.snapshot import save_snapshot
 from agent.db import now_ms
+from agent.ops import metrics
 from agent.profiles.hooks import load_hooks
 from agent.profiles.http import BrowserGone, call
 from agent.profiles.login import LoginDriver
@@ -261,7 +262,13 @@ class BrowserProvider:
             self._driver = None
             await self._fresh_login()
             return
-        self._values = await driver.run()
+        try:
+            self._values = await driver.run()
+        except ProviderError as exc:
+            if not isinstance(exc, NeedsHuman):  # a login parked for a one-time code has not ended yet
+                metrics.login_attempted(self.profile.slug, ok=False)
+            raise
+        metrics.login_attempted(self.profile.slug, ok=True)
         self._driver = None
         self._logged_in = True
         self.logins += 1
