@@ -31,14 +31,14 @@ USERNAME, PASSWORD = "13800000001", "S3cret-pass!"
 
 
 def agent_settings(data_dir: Path, **overrides: object) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=data_dir,
-        secret_key=SecretStr(Fernet.generate_key().decode()),
-        browser_timeout_seconds=4,
-        browser_idle_seconds=600,
-        **overrides,  # type: ignore[arg-type]
-    )
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "secret_key": SecretStr(Fernet.generate_key().decode()),
+        "browser_timeout_seconds": 4,
+        "browser_idle_seconds": 600,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +57,7 @@ class Harness:
     db: Database
     box: SecretBox
     settings: Settings
-    runtime: BrowserRuntime
+    runtime: BrowserRuntime | None  # None: the agent starts its own (e.g. to reach remote endpoints)
     account_id: int
 
     @asynccontextmanager
@@ -96,7 +96,7 @@ def quick_profiles(folder: Path, element_timeout_seconds: float | None = None) -
 
 
 @asynccontextmanager
-async def harness_for(platform: str, tmp_path: Path, runtime: BrowserRuntime,
+async def harness_for(platform: str, tmp_path: Path, runtime: BrowserRuntime | None,
                       **settings: object) -> AsyncIterator[Harness]:
     settings.setdefault("profiles_dir", quick_profiles(tmp_path / "profiles"))
     config = agent_settings(tmp_path / "data", **settings)
