@@ -32,6 +32,7 @@ from agent.providers.base import (
     LayoutChanged,
     NeedsHuman,
     Provider,
+    ProviderFactory,
     ProviderTransaction,
 )
 from agent.providers.browser import BrowserProvider
@@ -99,10 +100,10 @@ class BrowserAgent:
         self.solver.close()
 
     def __call__(self, account: AccountCredentials) -> Provider:
-        """The account's provider (the same one until its credentials change)."""
+        """The account's provider (the same one until its credentials change or its login was refused)."""
         existing = self._providers.get(account.account_id)
-        if existing is not None and existing.account == account:
-            return existing
+        if existing is not None and existing.account == account and not existing.auth_failed:
+            return existing  # asked again after AuthFailed: a person resumed the account, start afresh
         try:
             profile = profile_for(self.settings.profiles_dir, account.platform)
         except ProfileError as exc:
@@ -150,6 +151,20 @@ async def browser_agent_ctx(app: web.Application) -> AsyncIterator[None]:
     async with BrowserAgent(app[SETTINGS], app[DB], app[SECRETS]) as agent:
         app[BROWSER_AGENT] = agent
         yield
+
+
+def install_browser_agent(app: web.Application) -> ProviderFactory:
+    """Run a BrowserAgent with ``app`` and return a ProviderFactory backed by it.
+
+    Call after the database's cleanup context is added and before the poll scheduler's, so the agent
+    starts after the database and stops after the scheduler; the factory is usable once the app runs.
+    """
+    app.cleanup_ctx.append(browser_agent_ctx)
+
+    def factory(account: AccountCredentials) -> Provider:
+        return app[BROWSER_AGENT](account)
+
+    return factory
 
 
 async def test_account(

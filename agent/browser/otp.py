@@ -13,6 +13,7 @@ from agent.crypto import SecretBox
 from agent.db import Database, now_ms
 
 _CODE = re.compile(r"^[0-9A-Za-z]{4,8}$")
+RESUMED_REASON = "one-time code delivered: the login resumes"
 
 
 async def deliver_otp(db: Database, box: SecretBox, account_id: int, code: str) -> None:
@@ -23,6 +24,12 @@ async def deliver_otp(db: Database, box: SecretBox, account_id: int, code: str) 
     if await db.fetchval("SELECT 1 FROM accounts WHERE id = ?", (account_id,)) is None:
         raise LookupError(f"account {account_id} not found")
     async with db.transaction() as conn:
+        # Out of needs_human, so the poll scheduler tries the login again and it picks the code up.
+        await conn.execute(
+            "UPDATE accounts SET health = 'degraded', health_reason = ?, health_at = ? "
+            "WHERE id = ? AND health = 'needs_human'",
+            (RESUMED_REASON, now_ms(), account_id),
+        )
         await conn.execute(
             "INSERT INTO account_otps (account_id, code_enc, delivered_at) VALUES (?, ?, ?) "
             "ON CONFLICT (account_id) DO UPDATE SET code_enc = excluded.code_enc, delivered_at = excluded.delivered_at",

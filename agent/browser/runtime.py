@@ -99,19 +99,15 @@ class BrowserRuntime:
         """A fresh context for one account (restoring cookies and localStorage when given)."""
         slot = self._slots[account_id % len(self._slots)]
         browser = await self._browser(slot)
+        options: dict[str, Any] = {"storage_state": storage_state, "locale": "zh-CN", "timezone_id": "Asia/Shanghai",
+                                   "viewport": {"width": 1280, "height": 800}}
         try:
-            context = await browser.new_context(
-                storage_state=storage_state,  # type: ignore[arg-type]
-                locale="zh-CN",
-                timezone_id="Asia/Shanghai",
-                viewport={"width": 1280, "height": 800},
-            )
+            context = await browser.new_context(**options)
         except PlaywrightError as exc:
             if not browser_gone(exc):
                 raise
             slot.browser = None  # died between the check and the call: start over once
-            browser = await self._browser(slot)
-            context = await browser.new_context(storage_state=storage_state)  # type: ignore[arg-type]
+            context = await (await self._browser(slot)).new_context(**options)
         context.set_default_timeout(self._settings.browser_timeout_seconds * 1000)
         metrics.browser_context_opened()
         context.on("close", lambda _: metrics.browser_context_closed())

@@ -79,8 +79,13 @@ class BrowserProvider:
         return self.account.base_url or self.profile.base_url
 
     @property
-    def min_interval_seconds(self) -> float:
+    def min_poll_interval(self) -> float:
+        """Seconds between two reads the provider tolerates (the poll scheduler honours it too)."""
         return self.profile.min_poll_interval_seconds
+
+    @property
+    def auth_failed(self) -> bool:
+        return self._auth_failure is not None
 
     @property
     def has_context(self) -> bool:
@@ -298,7 +303,7 @@ class BrowserProvider:
         assert self._context is not None
         await self._refresh_if_due(self._context)
         if spaced:
-            await asyncio.sleep(max(0.0, self._last_read + self.min_interval_seconds - time.monotonic()))
+            await asyncio.sleep(max(0.0, self._last_read + self.min_poll_interval - time.monotonic()))
             self._last_read = time.monotonic()
         reading = Reading(self._context, self.profile, self._values, self.base_url,
                           self._agent.settings.browser_timeout_seconds)

@@ -14,6 +14,7 @@ from agent.crypto import SecretBox
 from agent.db import Database, now_ms
 from agent.platforms import sync_platforms
 from agent.pool import Pool
+from agent.providers.base import HealthState
 
 
 @pytest.fixture
@@ -43,10 +44,13 @@ async def test_session_state_round_trips_encrypted(db: Database, box: SecretBox)
 
 
 async def test_a_code_is_taken_once_and_only_when_typed_after_the_sms(db: Database, box: SecretBox) -> None:
-    account = await Pool(db, box).add_account("shengpay", "a", "u", "p")
+    pool = Pool(db, box)
+    account = await pool.add_account("shengpay", "a", "u", "p")
+    await pool.set_health(account.id, HealthState.NEEDS_HUMAN, "waiting for the code")
     sent = now_ms()
     await deliver_otp(db, box, account.id, " 123456 ")
     assert "123456" not in await db.fetchval("SELECT code_enc FROM account_otps")
+    assert (await pool.account(account.id)).health == HealthState.DEGRADED  # the scheduler tries again
     assert await take_otp(db, box, account.id, sent) == "123456"
     assert await take_otp(db, box, account.id, sent) is None
     await deliver_otp(db, box, account.id, "654321")
