@@ -143,6 +143,7 @@ class LoginDriver:
         self._consumed: dict[str, int] = {}
         self._attempt_seq = 0  # answers up to this one belong to earlier attempts
         steps = profile.login.steps
+        self._has_captcha = any(s.captcha or s.slider for s in steps)
         self._pictures = max([1, *(s.captcha.attempts for s in steps if s.captcha),
                               *(s.slider.attempts for s in steps if s.slider)])
         self._pictures_left = self._pictures  # one budget for unreadable and refused captchas alike
@@ -150,8 +151,12 @@ class LoginDriver:
         self._responses = _Responses(page, self._watched_globs())
 
     def _watched_globs(self) -> set[str]:
+        """Answers whose bodies the steps read: captcha pictures, token captures, awaited responses."""
+        login = self.profile.login
         globs = {c.response for c in self.profile.session.captures.values() if c.response}
-        for step in self.profile.login.steps:
+        waits = [login.success, *(step.wait for step in login.steps if step.wait)]
+        globs |= {wait.response for wait in waits if wait.response}
+        for step in login.steps:
             sources = [step.captcha.image] if step.captcha else []
             sources += [step.slider.background, step.slider.piece] if step.slider else []
             globs |= {s.response for s in sources if s.response}
@@ -177,7 +182,9 @@ class LoginDriver:
                 self._judge_captcha(True)
                 return await self._collect()
             except _CaptchaRefused:
-                self.step_index = 0
+                if not self._has_captcha:  # the page talks of a captcha the profile does not know
+                    raise TransientError(f"{self.current_step}: the page asks for a captcha") from None
+                self.step_index = 0  # every new attempt spends a picture: the budget ends the loop
             except PlaywrightError as exc:
                 raise classify_playwright(exc, self.current_step) from exc
 

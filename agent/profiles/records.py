@@ -53,7 +53,7 @@ def normalize(record: Mapping[str, Any], fields: Fields, zone: tzinfo) -> Provid
     terminal = None
     if fields.terminal_id is not None:
         value = _field(record, fields.terminal_id, "terminal_id")
-        terminal = str(value).strip() or None if value is not None else None
+        terminal = None if value is None else (str(value).strip() or None)
     channel = fields.channel.map.get(raw_channel)
     if channel is None:
         log.warning("unmapped_channel", trade_no=trade_no, channel_code=raw_channel)
