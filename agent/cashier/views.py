@@ -22,12 +22,12 @@ from agent.cashier.payer import (
     return_redirect,
     status_document,
 )
-from agent.cashier.polling import request_poll
 from agent.cashier.qr import code_picture
 from agent.db import now_ms
 from agent.keys import DB, MERCHANTS
 from agent.money import format_yuan
 from agent.orders import Order, OrderStatus, get_order
+from agent.polling import POLL_SCHEDULER
 
 log = structlog.get_logger(__name__)
 
@@ -129,7 +129,7 @@ async def check_now(request: web.Request) -> web.Response:
         return _not_found_json()
     now = now_ms()
     if payer_status(order, now) is OrderStatus.PENDING:
-        await request_poll(request.app, order.account_id)
+        request.app[POLL_SCHEDULER].request_poll(order.account_id)
         log.info("cashier_check_requested", trade_no=order.trade_no, account_id=order.account_id)
     key, _ = await _merchant_key_and_name(request, order)
     return web.json_response(status_document(order, key, now), headers=_JSON_HEADERS)

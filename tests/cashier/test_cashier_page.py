@@ -124,20 +124,6 @@ async def test_method_chooser_sets_the_type(
     assert await gateway.app[DB].fetchval("SELECT type FROM orders WHERE trade_no = ?", (trade_no,)) == "wxpay"
 
 
-async def test_paid_button_asks_for_a_check(
-    page: Page, gateway: RunningGateway, merchant: Merchant, code: Code
-) -> None:
-    order = await place(gateway, merchant)
-    await open_cashier(page, gateway, order.trade_no)
-    async with page.expect_response(f"**/pay/{order.trade_no}/check") as check:
-        await page.get_by_role("button", name="我已支付").click()
-    await expect(page.locator("#feedback")).to_have_text("正在确认…")
-    await expect(page.locator("#paid-button")).to_be_disabled()
-    response = await check.value
-    assert response.status == 200
-    assert (await response.json())["status"] == "pending"
-
-
 async def test_paid_without_reload_then_back_to_merchant_signed(
     page: Page, gateway: RunningGateway, merchant: Merchant, code: Code
 ) -> None:
