@@ -15,9 +15,8 @@ from typing import Literal
 
 import structlog
 from aiohttp import web
-from playwright.async_api import Browser, Playwright, async_playwright
 
-from agent.browser.launch import LAUNCH_ARGS, find_chromium
+from agent.browser.runtime import BrowserRuntime
 from agent.db import Database, now_ms
 from agent.ops.drain import DRAIN
 from agent.settings import Settings
@@ -75,31 +74,22 @@ class Heartbeat:
             await asyncio.gather(self._write, return_exceptions=True)
 
 
-async def _open_browser(pw: Playwright, settings: Settings, endpoint: str | None) -> Browser:
-    if endpoint is None:
-        executable = find_chromium(settings.chromium_path)
-        return await pw.chromium.launch(
-            executable_path=None if executable is None else str(executable),
-            args=list(LAUNCH_ARGS),
-            timeout=BROWSER_TIMEOUT * 1000,
-        )
-    if endpoint.startswith(("ws://", "wss://")):
-        return await pw.chromium.connect(endpoint, timeout=BROWSER_TIMEOUT * 1000)
-    return await pw.chromium.connect_over_cdp(endpoint, timeout=BROWSER_TIMEOUT * 1000)
-
-
 async def launch_browser(settings: Settings) -> str:
-    """Start Chromium (or reach each remote endpoint) and render a page; raises when that fails."""
+    """Open a context and render a page on every browser the agent would use; raises when one fails.
+
+    Goes through the agent's own :class:`BrowserRuntime`, one endpoint at a time, so the check starts (or
+    connects to) Chromium exactly as account jobs do: the local launch, or each of ``browser_endpoints``.
+    """
     endpoints: list[str | None] = list(settings.browser_endpoints) or [None]
-    async with async_playwright() as pw:
-        for endpoint in endpoints:
-            browser = await _open_browser(pw, settings, endpoint)
+    for endpoint in endpoints:
+        one = settings.model_copy(update={"browser_endpoints": [] if endpoint is None else [endpoint]})
+        async with BrowserRuntime(one, headless=True) as runtime:
+            context = await runtime.new_context(account_id=0)
             try:
-                page = await browser.new_page()
+                page = await context.new_page()
                 await page.set_content("<p>ok</p>")
-                await page.close()
             finally:
-                await browser.close()
+                await context.close()
     return f"{len(endpoints)} remote endpoint(s) reachable" if settings.browser_endpoints else "chromium launches"
 
 

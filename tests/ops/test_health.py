@@ -48,16 +48,23 @@ async def test_a_browser_that_cannot_start_makes_it_unhealthy(settings: Settings
     assert body["browser"]["status"] == "failed" and body["browser"]["detail"]
 
 
+def _locking_writer(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    conn.execute("BEGIN IMMEDIATE")
+    return conn
+
+
 async def test_a_database_that_refuses_writes_makes_it_unhealthy(
     gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(health, "DATABASE_TIMEOUT", 0.5)
-    other = sqlite3.connect(gateway.settings.database_path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # another writer holds the database's write lock
+    # Another writer takes the database's write lock (in a thread: the gateway's own writers must be able
+    # to finish what they are doing before it gets it).
+    other = await asyncio.to_thread(_locking_writer, gateway.settings.database_path)
     try:
         status, body = await _healthz(gateway.url)
     finally:
-        other.execute("ROLLBACK")
+        await asyncio.to_thread(other.execute, "ROLLBACK")
         other.close()
     assert status == 503 and body["status"] == "unhealthy"
     assert body["database"]["ok"] is False and "0.5s" in body["database"]["detail"]

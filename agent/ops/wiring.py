@@ -1,0 +1,30 @@
+"""What :func:`agent.ops.setup` adds to the application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from agent.keys import DB, SETTINGS
+from agent.ops import metrics
+from agent.ops.drain import DRAIN, Drain, begin_on_shutdown, refuse_orders_while_draining
+from agent.ops.health import BROWSER_PROBE, HEARTBEAT, BrowserProbe, Heartbeat, handle_healthz
+
+
+async def _health_checks(app: web.Application) -> AsyncIterator[None]:
+    heartbeat = app[HEARTBEAT] = Heartbeat(app[DB])
+    probe = app[BROWSER_PROBE] = BrowserProbe(app[SETTINGS])
+    yield
+    await probe.close()
+    await heartbeat.close()
+
+
+def install(app: web.Application) -> None:
+    app[DRAIN] = Drain()
+    app.middlewares.append(refuse_orders_while_draining)
+    app.on_shutdown.append(begin_on_shutdown)
+    app.cleanup_ctx.append(_health_checks)
+    app.cleanup_ctx.append(metrics.measure_loop_lag)
+    app.router.add_get("/healthz", handle_healthz)
+    app.router.add_get("/metrics", metrics.handle_metrics)
