@@ -183,10 +183,13 @@ async def close_order(db: Database, trade_no: str, *, actor: str, reason: str = 
 
 async def expire_overdue(db: Database, *, skew_ms: int, now: int | None = None) -> int:
     """Mark pending orders past ``expires_at + skew`` expired (they stay matchable during the grace time)."""
-    now = now_ms() if now is None else now
+    cutoff = (now_ms() if now is None else now) - skew_ms
+    # Read first: most sweeps find nothing, and then need no write transaction.
+    if await db.fetchval("SELECT 1 FROM orders WHERE status = 'pending' AND expires_at < ? LIMIT 1", (cutoff,)) is None:
+        return 0
     async with db.transaction() as conn:
         cursor = await conn.execute(
-            "UPDATE orders SET status = 'expired' WHERE status = 'pending' AND expires_at < ?", (now - skew_ms,)
+            "UPDATE orders SET status = 'expired' WHERE status = 'pending' AND expires_at < ?", (cutoff,)
         )
         return cursor.rowcount
 

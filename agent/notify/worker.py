@@ -68,8 +68,7 @@ class Notifier:
         while True:
             self._wake.clear()
             try:
-                await self._dispatch()
-                delay = await self._idle_delay()
+                delay = await self._dispatch()
             except Exception:
                 log.exception("notify_worker_error")
                 delay = IDLE_CHECK_S
@@ -77,29 +76,32 @@ class Notifier:
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
 
-    async def _dispatch(self) -> None:
+    async def _dispatch(self) -> float:
+        """Start the due jobs there is room for; returns how long to sleep unless woken.
+
+        Reads before it claims, so an idle outbox costs no write transaction (intake needs the writer).
+        """
         free = self._settings.notify_concurrency - len(self._in_flight)
         if free <= 0 or self._drain.draining:
-            return
-        for claim in await claim_due(self._db, free, self._lease_ms):
+            return IDLE_CHECK_S  # a finishing send wakes us
+        due = await next_due(self._db)
+        if due is None:
+            return IDLE_CHECK_S
+        if due > now_ms():
+            return min(IDLE_CHECK_S, (due - now_ms()) / 1000)
+        claims = await claim_due(self._db, free, self._lease_ms)
+        for claim in claims:
             task = asyncio.create_task(self._deliver(claim), name=f"notify-{claim.trade_no}")
             self._in_flight[task] = claim
             self._drain.track(task)
             task.add_done_callback(self._done)
+        return 0.0 if claims else IDLE_CHECK_S
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("notify_delivery_crashed", error=repr(task.exception()))
         self.wake()
-
-    async def _idle_delay(self) -> float:
-        if len(self._in_flight) >= self._settings.notify_concurrency:
-            return IDLE_CHECK_S  # a finishing send wakes us
-        due = await next_due(self._db)
-        if due is None:
-            return IDLE_CHECK_S
-        return min(IDLE_CHECK_S, max(0.0, (due - now_ms()) / 1000))
 
     async def _deliver(self, claim: Claim) -> None:
         order = await get_order(self._db, claim.trade_no)
