@@ -35,14 +35,14 @@ class Draft:
 
     def render(self) -> str:
         lines = yaml.safe_dump(self.data, allow_unicode=True, sort_keys=False, width=120).splitlines()
+        header = list(self.header)
         for decision in self.decisions:
             index = line_of(lines, decision.path)
-            comment = f"  # {TODO_MARK}: {decision.question}"
-            if index is None:
-                self.header.append(f"{TODO_MARK}: {decision.path}: {decision.question}")
+            if index is None:  # a key the dump does not show on a line of its own: ask at the top
+                header.append(f"{TODO_MARK}: {decision.path}: {decision.question}")
             else:
-                lines[index] += comment
-        head = [f"# {line}" if line else "#" for line in self.header]
+                lines[index] += f"  # {TODO_MARK}: {decision.question}"
+        head = [f"# {line}" if line else "#" for line in header]
         head += [f"# note: {note}" for note in self.notes]
         return "\n".join([*head, "", *lines]) + "\n"
 
@@ -80,4 +80,5 @@ def line_of(lines: list[str], path: str) -> int | None:
 
 def unresolved(text: str) -> list[str]:
     """The TODO(maintainer) marks still in a profile file's text."""
-    return [line.split(TODO_MARK, 1)[1].lstrip(": ").strip() for line in text.splitlines() if TODO_MARK in line]
+    mark = f"# {TODO_MARK}:"
+    return [line.split(mark, 1)[1].strip() for line in text.splitlines() if mark in line]

@@ -221,7 +221,7 @@ class Recorder:
 
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         lines = [f"Draft recorded by `mapay record {self.name}` from {self.login_url} on {stamp}.",
-                 "Review every TODO(maintainer) mark, then run: mapay profile check "
+                 "Answer each TODO left for the maintainer below, then run: mapay profile check "
                  f"{self.name} --account ID", "", "Login calls the page made (secrets as placeholders):"]
         lines += [f"  {x.method} {path_of(x.url)} {clean(x.post_data or '')}" for x in login.login_calls[:8]]
         if source.session:
