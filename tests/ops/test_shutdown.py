@@ -9,7 +9,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+from aiohttp import web
 
+from agent.db import Database
+from agent.matching.confirm import mark_paid
 from agent.ops.drain import DRAINING_MESSAGE
 from tests.ops.served import Served, add_code, server_env, serving, signed_order
 
@@ -113,3 +116,42 @@ async def test_sigterm_gives_up_on_work_that_outlasts_the_shutdown_timeout(tmp_p
         stuck.close()
     drain = [json.loads(line) for line in served.logs().splitlines() if "drain_timed_out" in line]
     assert drain and drain[0]["running_jobs"] == 1 and drain[0]["grace_s"] == 1.0
+
+
+async def test_sigterm_lets_a_notify_in_flight_finish_and_records_its_ack(tmp_path: Path) -> None:
+    received = asyncio.Event()
+
+    async def slow_merchant(request: web.Request) -> web.Response:
+        received.set()
+        await asyncio.sleep(2)  # still answering when SIGTERM arrives
+        return web.Response(text="success")
+
+    merchant_app = web.Application()
+    merchant_app.router.add_get("/notify", slow_merchant)
+    runner = web.AppRunner(merchant_app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    notify_url = f"http://127.0.0.1:{runner.addresses[0][1]}/notify"
+    env = server_env(tmp_path / "data")
+    try:
+        async with serving(env, tmp_path / "serve.log") as served, aiohttp.ClientSession() as http:
+            merchant = served.cli_json("merchant", "add", "小店")
+            add_code(served)
+            async with http.post(
+                served.url + "/mapi.php", data=signed_order(merchant, "NOTIFY-1", notify_url=notify_url)
+            ) as response:
+                trade_no = (await response.json())["trade_no"]
+            async with Database(tmp_path / "data" / "mapay.sqlite3") as db:  # a second process confirms it
+                await mark_paid(db, trade_no, actor="test", reason="drain test")
+            await asyncio.wait_for(received.wait(), timeout=20)
+            served.terminate()
+            assert await served.exit_code(within=20) == 0, served.logs()
+    finally:
+        await runner.cleanup()
+    async with Database(tmp_path / "data" / "mapay.sqlite3") as db:
+        assert await db.fetchval("SELECT status FROM notify_jobs WHERE trade_no = ?", (trade_no,)) == "acked"
+        outcomes = await db.fetchall("SELECT outcome FROM notify_attempts WHERE trade_no = ?", (trade_no,))
+    assert [row[0] for row in outcomes] == ["acked"]
+    drain = next(json.loads(line) for line in served.logs().splitlines() if "drain_started" in line)
+    assert drain["running_jobs"] >= 1
