@@ -40,6 +40,7 @@ from agent.pool import Pool  # noqa: E402
 # Shop prices repeat a lot (offsets needed); the rest are random amounts.
 COMMON_PRICES = ("1.00", "6.00", "9.90", "10.00", "19.90", "29.90", "30.00", "49.00", "50.00", "99.00", "100.00")
 PLATFORMS = ("shouqianba", "hkrt", "ysepay")
+TARGET_RATE, TARGET_P99_MS = 1000, 50
 
 
 def parse_args() -> argparse.Namespace:
@@ -170,17 +171,22 @@ def orchestrate(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace, result: dict[str, Any], invariants: dict[str, int]) -> None:
     print(f"mapay intake benchmark: {args.accounts} accounts x {args.codes_per_account} codes, "
-          f"concurrency {args.concurrency}, {os.cpu_count()} CPUs, loopback")
+          f"concurrency {args.concurrency}, {os.cpu_count()} CPUs, loopback, "
+          f"load average {os.getloadavg()[0]:.1f} (other work on the machine slows every number)")
     print(f"  measured orders   {result['measured']} in {result['elapsed']:.2f} s "
           f"(after {result['warmup']} warm-up orders)")
     print(f"  throughput        {result['measured'] / result['elapsed']:.0f} orders/s")
     print(f"  latency           p50 {result['p50_ms']:.1f} ms   p99 {result['p99_ms']:.1f} ms   "
           f"max {result['max_ms']:.1f} ms")
-    print(f"  gateway CPU       {result['server_cpu_ms_per_order']:.2f} ms per order (user + system)")
+    print(f"  gateway CPU       {result['server_cpu_ms_per_order']:.2f} ms per order (user + system), "
+          f"i.e. at most ~{1000 / max(result['server_cpu_ms_per_order'], 0.001):.0f} orders/s per core")
     print(f"  answers           created {result['created_total']}, refused (code -1) {result['refused']}, "
           f"failed (HTTP/other) {result['failed']}")
     print(f"  database          {invariants['orders_in_db']} orders, {invariants['orders_with_offset']} with an "
           f"offset amount, {invariants['codes_used']} codes used")
+    rate, p99 = result["measured"] / result["elapsed"], result["p99_ms"]
+    verdict = "met" if rate >= TARGET_RATE and p99 < TARGET_P99_MS else "MISSED"
+    print(f"  target            >= {TARGET_RATE} orders/s with p99 < {TARGET_P99_MS} ms: {verdict}")
     print(f"  invariants        duplicate (scope, pay_amount) among pending: {invariants['duplicate_live_amounts']}; "
           f"pay_amount out of range: {invariants['pay_amount_out_of_range']}")
 

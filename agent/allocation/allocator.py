@@ -49,6 +49,7 @@ _RENEW_SQL = (
 _TOUCH_SQL = "UPDATE codes SET last_used_at = ? WHERE id = ?"
 # Scopes never contain the unit separator; were one to, the unique index would still refuse the clash.
 _SEPARATOR = "\x1f"
+_NONE: frozenset[str] = frozenset()
 _TAKEN_SQL = (
     "SELECT pay_amount_fen, group_concat(scope, char(31)) FROM orders INDEXED BY orders_live_by_amount "
     "WHERE status = 'pending' AND pay_amount_fen BETWEEN ? AND ? GROUP BY pay_amount_fen"
@@ -267,6 +268,7 @@ class _SlotFinder:
         self, codes: list[EligibleCode], used_today: dict[int, int], first_stamp: int, settings: Settings
     ) -> None:
         self._codes = codes  # least recently used first
+        self._scopes = frozenset(code.scope for code in codes)
         self._first_stamp = first_stamp
         self._used = used_today
         self._settings = settings
@@ -280,7 +282,9 @@ class _SlotFinder:
         while start < len(candidates):
             chunk = candidates[start:start + size]
             await self._load(conn, [chunk])
-            chosen = choose_slot(chunk, self._codes, self._taken, self._used)
+            # amounts held in every eligible scope are skipped with one set comparison each
+            open_amounts = [amount for amount in chunk if not self._scopes <= self._taken.get(amount, _NONE)]
+            chosen = choose_slot(open_amounts, self._codes, self._taken, self._used)
             if chosen is not None:
                 return _Slot(*chosen)
             start, size = start + size, size * 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.allocation.amounts import EligibleCode, amount_candidates, choose_slot, scope_key
+from agent.allocation.amounts import EligibleCode, OffsetDirection, amount_candidates, choose_slot, scope_key
 
 
 def test_down_steps_one_fen_below_the_price() -> None:
@@ -34,9 +34,9 @@ def test_no_offset_means_only_the_price() -> None:
     direction=st.sampled_from(["down", "up", "both"]),
 )
 def test_candidates_are_distinct_positive_within_range_and_start_at_the_price(
-    money: int, offset: int, direction: str
+    money: int, offset: int, direction: OffsetDirection
 ) -> None:
-    candidates = amount_candidates(money, offset, direction)  # type: ignore[arg-type]
+    candidates = amount_candidates(money, offset, direction)
     assert candidates[0] == money
     assert len(set(candidates)) == len(candidates)
     assert all(c > 0 and abs(c - money) <= offset for c in candidates)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+
 from agent.allocation.clock import DAY_MS
 from agent.db import now_ms
 from agent.keys import DB, POOL
@@ -88,3 +91,10 @@ async def test_a_code_without_terminal_id_is_scoped_to_its_account(
     code = await add_code(gateway)
     await mapi(gateway, merchant, money="8.00")
     assert await pay_amounts(gateway) == [(f"a{code.account_id}", 800)]
+
+
+async def test_simultaneous_orders_rotate_over_all_codes(gateway: RunningGateway, merchant: Merchant) -> None:
+    codes = [await add_code(gateway, terminal_id=f"T{i}") for i in range(3)]
+    answers = await asyncio.gather(*(mapi(gateway, merchant, money=f"{i + 1}.00") for i in range(9)))
+    used = Counter([await _code_of(gateway, answer["trade_no"]) for answer in answers])
+    assert used == {code.id: 3 for code in codes}
