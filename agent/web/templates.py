@@ -6,12 +6,23 @@ files, and autoescaping is on for everything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+
+
+def _asset_urls(app: web.Application) -> Callable[[str, str], str]:
+    @cache
+    def asset(route_name: str, filename: str) -> str:
+        """URL of a static file with its content hash, computed once (aiohttp hashes the file on every call)."""
+        return str(app.router[route_name].url_for(filename=filename))
+
+    return asset
 
 
 def _environment(app: web.Application) -> jinja2.Environment:
@@ -25,6 +36,7 @@ def _environment(app: web.Application) -> jinja2.Environment:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        env.globals["asset"] = _asset_urls(app)
     return env
 
 
@@ -41,7 +53,8 @@ def add_templates(app: web.Application, prefix: str, package: str, folder: str =
 def add_static(app: web.Application, prefix: str, package: str, folder: str = "static") -> str:
     """Serve ``<package>/<folder>`` under ``/static/<prefix>/``; returns the route name for ``url()``.
 
-    URLs built with ``url(name, filename=...)`` carry a content hash, so browsers never run stale code.
+    In templates, ``asset(name, filename)`` gives the file's URL with a content hash, so browsers never run
+    stale code and the files can be cached.
     """
     name = f"{prefix}-static"
     path = Path(str(resources.files(package) / folder))
