@@ -7,9 +7,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
 from agent.keys import DB
@@ -17,23 +15,19 @@ from agent.ops import health
 from agent.ops.drain import DRAIN
 from agent.ops.health import BrowserProbe
 from agent.settings import Settings
+from tests.ops.healthz import healthz, settled_healthz
 from tests.support.gateway import RunningGateway, running_gateway
 
 
-async def _healthz(url: str) -> tuple[int, dict[str, Any]]:
-    async with aiohttp.ClientSession() as http, http.get(url + "/healthz") as response:
-        return response.status, await response.json()
-
-
 async def test_healthy_gateway_answers_200_after_a_real_write_and_browser_start(gateway: RunningGateway) -> None:
-    status, body = await _healthz(gateway.url)
+    status, body = await settled_healthz(gateway.url)
     assert status == 200, body
     assert body["status"] == "ok"
     assert body["database"] == {"ok": True, "detail": "writable"}
     assert body["browser"]["status"] == "ok" and body["browser"]["detail"] == "chromium launches"
     first_beat = await gateway.app[DB].fetchval("SELECT beat_at FROM ops_heartbeat WHERE id = 1")
     await asyncio.sleep(0.01)
-    await _healthz(gateway.url)
+    await settled_healthz(gateway.url)
     assert await gateway.app[DB].fetchval("SELECT beat_at FROM ops_heartbeat WHERE id = 1") > first_beat
 
 
@@ -42,7 +36,7 @@ async def test_a_browser_that_cannot_start_makes_it_unhealthy(settings: Settings
     broken.write_text("#!/bin/sh\nexit 1\n")
     broken.chmod(0o755)
     async with running_gateway(settings.model_copy(update={"chromium_path": broken})) as gateway:
-        status, body = await _healthz(gateway.url)
+        status, body = await settled_healthz(gateway.url)
     assert status == 503
     assert body["status"] == "unhealthy" and body["database"]["ok"] is True
     assert body["browser"]["status"] == "failed" and body["browser"]["detail"]
@@ -62,18 +56,18 @@ async def test_a_database_that_refuses_writes_makes_it_unhealthy(
     # to finish what they are doing before it gets it).
     other = await asyncio.to_thread(_locking_writer, gateway.settings.database_path)
     try:
-        status, body = await _healthz(gateway.url)
+        status, body = await settled_healthz(gateway.url)
     finally:
         await asyncio.to_thread(other.execute, "ROLLBACK")
         other.close()
     assert status == 503 and body["status"] == "unhealthy"
     assert body["database"]["ok"] is False and "0.5s" in body["database"]["detail"]
-    assert (await _healthz(gateway.url))[0] == 200  # and healthy again once the lock is gone
+    assert (await settled_healthz(gateway.url))[0] == 200  # and healthy again once the lock is gone
 
 
 async def test_draining_gateway_reports_503(gateway: RunningGateway) -> None:
     gateway.app[DRAIN].begin()
-    assert await _healthz(gateway.url) == (503, {"status": "draining"})
+    assert await healthz(gateway.url) == (503, {"status": "draining"})
 
 
 async def test_browser_check_is_cached_until_it_gets_old(settings: Settings) -> None:

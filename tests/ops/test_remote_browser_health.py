@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
 from agent.browser.launch import LAUNCH_ARGS, find_chromium
 from agent.settings import Settings
+from tests.ops.healthz import settled_healthz
 from tests.ops.served import free_port
 from tests.support.gateway import running_gateway
 
@@ -43,11 +43,6 @@ async def remote_chromium(profile_dir: Path) -> AsyncIterator[str]:
             await process.wait()
 
 
-async def _healthz(url: str) -> tuple[int, dict[str, Any]]:
-    async with aiohttp.ClientSession() as http, http.get(url + "/healthz") as response:
-        return response.status, await response.json()
-
-
 async def test_every_remote_endpoint_is_checked_instead_of_a_local_launch(settings: Settings, tmp_path: Path) -> None:
     async with remote_chromium(tmp_path / "one") as one:
         async with remote_chromium(tmp_path / "two") as two:
@@ -56,11 +51,11 @@ async def test_every_remote_endpoint_is_checked_instead_of_a_local_launch(settin
                 update={"browser_endpoints": [one, two], "chromium_path": tmp_path / "no-chromium"}
             )
             async with running_gateway(remote) as gateway:
-                status, body = await _healthz(gateway.url)
+                status, body = await settled_healthz(gateway.url)
             assert status == 200, body
             assert body["browser"]["status"] == "ok"
             assert body["browser"]["detail"] == "2 remote endpoint(s) reachable"
 
         async with running_gateway(remote) as gateway:  # one endpoint of two is lost
-            status, body = await _healthz(gateway.url)
+            status, body = await settled_healthz(gateway.url)
         assert status == 503 and body["browser"]["status"] == "failed", body
