@@ -82,15 +82,20 @@ class Harness:
         return await self.control.stats()
 
 
-def quick_profiles(folder: Path, element_timeout_seconds: float | None = None) -> Path:
-    """Copies of the shipped profiles without the poll spacing (tests read back to back) and, for layout
-    tests, giving up on a missing element sooner."""
+def quick_profiles(folder: Path, element_timeout_seconds: float | None = None,
+                   captcha_attempts: int | None = None) -> Path:
+    """Copies of the shipped profiles without the poll spacing (tests read back to back) and, for fault
+    tests, giving up on a missing element or a refused captcha sooner."""
     folder.mkdir(parents=True, exist_ok=True)
     for source in Settings.model_fields["profiles_dir"].default.glob("*.yaml"):
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
         data["min_poll_interval_seconds"] = 0
         if element_timeout_seconds is not None:
             data["login"]["element_timeout_seconds"] = element_timeout_seconds
+        for step in data["login"]["steps"] if captcha_attempts is not None else ():
+            for kind in ("captcha", "slider"):
+                if kind in step:
+                    step[kind]["attempts"] = captcha_attempts
         (folder / source.name).write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return folder
 
@@ -98,7 +103,8 @@ def quick_profiles(folder: Path, element_timeout_seconds: float | None = None) -
 @asynccontextmanager
 async def harness_for(platform: str, tmp_path: Path, runtime: BrowserRuntime | None,
                       **settings: object) -> AsyncIterator[Harness]:
-    settings.setdefault("profiles_dir", quick_profiles(tmp_path / "profiles"))
+    if "profiles_dir" not in settings:
+        settings["profiles_dir"] = quick_profiles(tmp_path / "profiles")
     config = agent_settings(tmp_path / "data", **settings)
     box = SecretBox(config.secret_key.get_secret_value().encode())  # type: ignore[union-attr]
     async with (

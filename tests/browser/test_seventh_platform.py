@@ -28,7 +28,7 @@ def seventh_profile(folder: Path) -> Path:
     data = yaml.safe_load((Settings.model_fields["profiles_dir"].default / "hkrt.yaml").read_text(encoding="utf-8"))
     data.update(slug="seventh", name="第七家", min_poll_interval_seconds=0,
                 hooks={"module": "tests.browser.seventh_hooks", "values": ["shop"]})
-    data["login"]["steps"].append({"hook": "read_shop"})
+    data["login"]["steps"] += [{"wait": {"element": "#tx-table"}}, {"hook": "read_shop"}]
     data["login"]["success"] = {"element": "#tx-table"}
     data["transactions"]["api"]["request"]["json"]["storeId"] = "{shop}"
     folder.mkdir(parents=True, exist_ok=True)
