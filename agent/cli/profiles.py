@@ -44,11 +44,21 @@ def _has_display() -> bool:
 
 
 async def _person_finishes(recorder: Recorder) -> None:
-    """Enter on the terminal, or the browser window closed."""
-    enter = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline))
+    """Enter on the terminal, or the browser tab closed."""
+    loop = asyncio.get_running_loop()
+    entered: asyncio.Future[None] = loop.create_future()
+
+    def enter() -> None:
+        if not entered.done():
+            entered.set_result(None)
+
+    loop.add_reader(sys.stdin.fileno(), enter)
     closed = asyncio.ensure_future(recorder.closed())
-    await asyncio.wait({enter, closed}, return_when=asyncio.FIRST_COMPLETED)
-    closed.cancel()
+    try:
+        await asyncio.wait({entered, closed}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        loop.remove_reader(sys.stdin.fileno())
+        closed.cancel()
 
 
 async def record_profile(ctx: CliContext, args: argparse.Namespace) -> int:

@@ -45,7 +45,6 @@ log = structlog.get_logger(__name__)
 OPAQUE = re.compile(r"(?<![{\w])[A-Za-z0-9+/=_-]{20,}")  # tickets, ids, nonces: no use to a reader, maybe secret
 SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 SETTLE_SECONDS = 0.3  # let the last events and answers of the page arrive before analysing
-_LOCAL_STORAGE_JS = "() => Object.fromEntries(Object.keys(localStorage).map(k => [k, localStorage.getItem(k)]))"
 
 
 class Recorder:
@@ -105,12 +104,12 @@ class Recorder:
             await self._playwright.stop()
 
     async def _storage(self) -> Storage:
+        """Cookies and localStorage of every origin (readable after the person closed the tab, too)."""
         assert self._context is not None
-        cookies = {c["name"]: c["value"] for c in await self._context.cookies()}
-        local: dict[str, str] = {}
-        with contextlib.suppress(PlaywrightError):
-            local = dict(await self.page.evaluate(_LOCAL_STORAGE_JS))
-        return Storage(cookies, local)
+        state = await self._context.storage_state()
+        local = {item["name"]: item["value"] for origin in state.get("origins", [])
+                 for item in origin.get("localStorage", [])}
+        return Storage({c["name"]: c["value"] for c in state.get("cookies", [])}, local)
 
     async def closed(self) -> None:
         """Wait until the person closes the browser window (the CLI's other way to say "finished")."""

@@ -25,7 +25,7 @@ from fixtures.client import ControlClient
 from fixtures.server import serve_fixture
 from tests.browser.conftest import agent_settings, runtime
 from tests.intake.epay_client import mapi
-from tests.recorder.person import answer, fill_in, log_in_and_open_list, login_url
+from tests.recorder.person import PICTURE_LOADED, answer, fill_in, log_in_and_open_list, login_url
 from tests.support.eventually import eventually
 from tests.support.gateway import running_gateway
 from tests.support.merchant_site import serve_merchant_site
@@ -103,3 +103,28 @@ async def test_a_recorded_draft_confirms_a_payment_end_to_end(
     output = capfd.readouterr()
     assert PASSWORD not in output.out + output.err
     assert files_containing(tmp_path, PASSWORD) == []
+
+
+async def test_a_refused_captcha_typed_again_is_one_captcha_step(tmp_path: Path, browser: Browser) -> None:
+    async with serve_fixture("zhihui") as office, aiohttp.ClientSession() as http:
+        control = ControlClient(office.url, http)
+        await control.merchant(USERNAME, PASSWORD)
+        await control.pay(1500, "alipay", "T001")
+        async with Recorder("zhihui", login_url("zhihui", office.url), out=tmp_path / "zhihui.yaml",
+                            browser=browser) as rec:
+            page = rec.page
+            await page.fill("#username", USERNAME)
+            await page.fill("#password", PASSWORD)
+            await page.wait_for_function(PICTURE_LOADED, arg="#captcha-img")
+            async with page.expect_navigation():
+                await page.fill("#captcha", "0000")  # 0 is not in the captcha charset: always refused
+                await page.click("#login-btn")
+            await page.wait_for_function(PICTURE_LOADED, arg="#captcha-img")  # the form again, a new picture
+            await page.fill("#password", PASSWORD)
+            await page.fill("#captcha", str((await control.captcha())["answer"]))
+            await page.click("#login-btn")
+            await page.wait_for_url("**/transactions*")
+            draft = await rec.finish()
+    steps = draft.data["login"]["steps"]
+    assert [next(iter(step)) for step in steps] == ["goto", "fill", "fill", "captcha", "click"]
+    assert steps[3]["captcha"]["image"] == {"response": "**/captcha.png*"}
