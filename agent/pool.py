@@ -105,7 +105,14 @@ class Pool:
         )
 
     async def set_account_enabled(self, account_id: int, enabled: bool) -> None:
-        await self._update("accounts", account_id, enabled=int(enabled))
+        """Switch an account; enabling also clears a failed health, since a person says "try again"."""
+        if enabled:
+            await self._update(
+                "accounts", account_id, enabled=1, health=HealthState.OK.value, health_reason=None,
+                health_at=now_ms(),
+            )
+        else:
+            await self._update("accounts", account_id, enabled=0)
 
     async def set_health(self, account_id: int, state: HealthState, reason: str | None = None) -> None:
         await self._update("accounts", account_id, health=state.value, health_reason=reason, health_at=now_ms())

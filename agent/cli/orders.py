@@ -7,7 +7,9 @@ from typing import Any
 
 from agent.cli.context import CliContext
 from agent.cli.output import emit, fail
+from agent.matching import OrderStateError, close_order, mark_paid
 from agent.money import format_yuan
+from agent.notify.outbox import requeue
 from agent.orders import ORDER_COLUMNS, Order, OrderStatus, get_order
 from agent.timefmt import format_local
 
@@ -22,6 +24,20 @@ def register(commands: Any) -> None:
     show = order.add_parser("show", help="one order with its payment and notify attempts")
     show.add_argument("trade_no")
     show.set_defaults(handler=order_show)
+    mark = order.add_parser("mark-paid", help="补单: confirm an order by hand (audited; a reason is required)")
+    mark.add_argument("trade_no")
+    mark.add_argument("--reason", required=True)
+    mark.add_argument("--provider-trade-no", help="the provider's trade number, when known")
+    mark.set_defaults(handler=order_mark_paid)
+    close = order.add_parser("close", help="close a pending order and free its amount slot (audited)")
+    close.add_argument("trade_no")
+    close.add_argument("--reason", default="")
+    close.set_defaults(handler=order_close)
+
+    notify = commands.add_parser("notify", help="merchant notifies").add_subparsers(dest="action", required=True)
+    resend = notify.add_parser("resend", help="send a paid order's notify again now, with a fresh retry schedule")
+    resend.add_argument("trade_no")
+    resend.set_defaults(handler=notify_resend)
 
 
 def _summary(order: Order) -> dict[str, Any]:
@@ -80,4 +96,34 @@ async def order_show(ctx: CliContext, args: argparse.Namespace) -> int:
         ],
     }
     emit(detail, as_json=args.json)
+    return 0
+
+
+async def order_mark_paid(ctx: CliContext, args: argparse.Namespace) -> int:
+    try:
+        order = await mark_paid(
+            ctx.db, args.trade_no, actor="cli", reason=args.reason, provider_trade_no=args.provider_trade_no
+        )
+    except (OrderStateError, ValueError) as exc:
+        return fail(str(exc))
+    emit(_summary(order), as_json=args.json)
+    return 0
+
+
+async def order_close(ctx: CliContext, args: argparse.Namespace) -> int:
+    try:
+        order = await close_order(ctx.db, args.trade_no, actor="cli", reason=args.reason)
+    except OrderStateError as exc:
+        return fail(str(exc))
+    emit(_summary(order), as_json=args.json)
+    return 0
+
+
+async def notify_resend(ctx: CliContext, args: argparse.Namespace) -> int:
+    """Queue the resend in the database; a running server's notify worker sends it within a second."""
+    try:
+        await requeue(ctx.db, args.trade_no, actor="cli")
+    except OrderStateError as exc:
+        return fail(str(exc))
+    emit({"trade_no": args.trade_no, "queued": True}, as_json=args.json)
     return 0
