@@ -158,6 +158,11 @@ class Allocator:
                     if future.done():
                         continue
                     if isinstance(outcome, Order):
+                        log.info(
+                            "order_created", trade_no=outcome.trade_no, pid=outcome.pid,
+                            account_id=outcome.account_id, code_id=outcome.code_id,
+                            pay_amount_fen=outcome.pay_amount_fen,
+                        )
                         future.set_result(outcome)
                     else:
                         future.set_exception(outcome)
