@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
-from agent.cli import admin, ops, orders, pool, profiles
+from agent.cli import admin, demo, ops, orders, pool, profiles
 from agent.cli.context import CliContext, open_context
 from agent.log import configure_logging
 from agent.settings import Settings
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     ops.register(commands)
     admin.register(commands)
     profiles.register(commands)
+    demo.register(commands)
     return parser
 
 
