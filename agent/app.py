@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from agent import admin, cashier, intake, notify, ops, polling
+from agent.browser.agent import install_browser_agent
 from agent.crypto import load_secret_box
 from agent.db import Database
 from agent.keys import DB, MERCHANTS, POOL, SECRETS, SETTINGS
@@ -36,6 +37,8 @@ def create_app(settings: Settings, *, provider_factory: ProviderFactory | None =
     intake.setup(app)
     cashier.setup(app)
     notify.setup(app)
+    if provider_factory is None and settings.browser_agent:
+        provider_factory = install_browser_agent(app)  # after the database, before the scheduler
     polling.setup(app, provider_factory)
     admin.setup(app)
     return app

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     chromium_path: Path | None = None
     """Chromium executable; found automatically (/usr/bin/chromium, chromium-browser, google-chrome) when unset."""
 
+    browser_agent: bool = True
+    """Read provider accounts with the built-in browser agent. Off only for intake-only setups and tests
+    that supply their own provider factory; with it off, nothing polls and no payment is confirmed."""
+
     browser_endpoints: list[str] = Field(default_factory=list)
     """Remote browsers to use instead of launching one: ``ws://`` (playwright run-server) or ``http://`` (CDP)."""
 

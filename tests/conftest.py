@@ -34,6 +34,7 @@ def settings(tmp_path: Path) -> Settings:
         secret_key=SecretStr(Fernet.generate_key().decode()),
         host="127.0.0.1",
         port=0,
+        browser_agent=False,  # tests that read back offices pass their own factory or switch it on
     )
 
 

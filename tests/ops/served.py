@@ -36,6 +36,7 @@ def server_env(data_dir: Path, **settings: str) -> dict[str, str]:
         "MAPAY_SECRET_KEY": Fernet.generate_key().decode(),
         "MAPAY_HOST": "127.0.0.1",
         "MAPAY_PORT": str(free_port()),
+        "MAPAY_BROWSER_AGENT": "false",  # accounts here point at real provider hosts: never dial them
     }
     return env | {f"MAPAY_{k.upper()}": v for k, v in settings.items()}
 
