@@ -231,5 +231,6 @@ async def test_attach_an_unmatched_payment_and_dismiss_another(console: Console,
     db = app[DB]
     assert await db.fetchval("SELECT status FROM orders WHERE trade_no = ?", (order.trade_no,)) == "paid"
     assert await db.fetchval("SELECT count(*) FROM notify_jobs WHERE trade_no = ?", (order.trade_no,)) == 1
-    statuses = dict(await db.fetchall("SELECT provider_trade_no, status FROM provider_transactions"))
+    rows = await db.fetchall("SELECT provider_trade_no, status FROM provider_transactions")
+    statuses = {row["provider_trade_no"]: row["status"] for row in rows}
     assert statuses == {wrong.trade_no: "matched", stray.trade_no: "dismissed"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import segno
-from playwright.async_api import Page
+from playwright.async_api import FloatRect, Page
 
 from agent.db import now_ms
 from agent.keys import DB, POOL
@@ -58,7 +58,7 @@ async def _seed(console: Console, merchant: Merchant) -> dict[str, str]:
     }
 
 
-def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+def _overlap(a: FloatRect, b: FloatRect) -> bool:
     return (a["x"] < b["x"] + b["width"] - 1 and b["x"] < a["x"] + a["width"] - 1
             and a["y"] < b["y"] + b["height"] - 1 and b["y"] < a["y"] + a["height"] - 1)
 
