@@ -92,7 +92,11 @@ async def test_sigterm_refuses_new_orders_finishes_the_running_one_and_exits_cle
         assert status == 200 and answer["code"] == 1, answer
         assert await served.exit_code(within=15) == 0, served.logs()
     events = [json.loads(line)["event"] for line in served.logs().splitlines()]
-    assert events[-4:] == ["stop_requested", "drain_started", "drain_finished", "stopped"]
+    lifecycle = ["stop_requested", "drain_started", "drain_finished", "stopped"]
+    assert [e for e in events if e in lifecycle] == lifecycle
+    # The held order was placed while draining, after the stop was requested and before the drain ended.
+    assert events.index("drain_started") < len(events) - 1 - events[::-1].index("order_created") \
+        < events.index("drain_finished")
 
     # Nothing pending is lost: a new process on the same data folder knows both orders.
     async with serving(env, tmp_path / "serve-again.log") as again, aiohttp.ClientSession() as http:
