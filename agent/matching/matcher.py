@@ -84,7 +84,8 @@ def match(payments: Iterable[Payment], candidates: Iterable[Candidate], skew_ms:
     """Assign each payment at most one order and each order at most one payment.
 
     Payments are processed by paid_at then trade no; each takes, among the orders it fits and that are
-    still free, the one created closest to paid_at (ties: the lower trade_no). Payments that fit nothing
+    still free, the one on the payment's own terminal, else created closest to paid_at (ties: the lower
+    trade_no). Payments that fit nothing
     are simply absent from the result and stay unmatched for manual review. Duplicate payments (the same
     trade no of the same account read twice) count once.
     """
@@ -108,5 +109,10 @@ def match(payments: Iterable[Payment], candidates: Iterable[Candidate], skew_ms:
     return assignments
 
 
-def _closeness(payment: Payment, order: Candidate) -> tuple[int, str]:
-    return abs(payment.paid_at - order.created_at), order.trade_no
+def _closeness(payment: Payment, order: Candidate) -> tuple[bool, int, str]:
+    """An order on the payment's own terminal beats one whose code has no terminal id, then time decides.
+
+    A code without a terminal id is scoped to its whole account, so its order may share an amount with an
+    order on a named terminal; the record's terminal tells them apart.
+    """
+    return order.terminal_id != payment.terminal_id, abs(payment.paid_at - order.created_at), order.trade_no

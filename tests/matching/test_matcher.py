@@ -48,6 +48,14 @@ def test_terminal_must_agree_when_both_sides_have_one() -> None:
     assert pairs([payment(terminal_id="T9")], [order(terminal_id=None)]) == [("P1", "O1")]
 
 
+def test_an_order_on_the_payments_own_terminal_beats_one_without_a_terminal() -> None:
+    # The terminal-less code's order was created closer to paid_at, but the record names T1's plate.
+    on_t1 = order("O-T1", created_at=T0)
+    anywhere = order("O-ANY", terminal_id=None, created_at=T0 + 50_000)
+    assert pairs([payment()], [on_t1, anywhere]) == [("P1", "O-T1")]
+    assert pairs([payment("P2", terminal_id="T7")], [on_t1, anywhere]) == [("P2", "O-ANY")]
+
+
 def test_channel_must_equal_the_order_type_when_set() -> None:
     assert pairs([payment(channel="wxpay")], [order()]) == []
     assert pairs([payment(channel="wxpay")], [order(type=None)]) == [("P1", "O1")]
