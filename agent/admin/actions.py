@@ -14,7 +14,7 @@ from agent.browser.agent import test_account
 from agent.browser.otp import deliver_otp
 from agent.crypto import SecretBox
 from agent.db import Database
-from agent.matching import OrderStateError, attach_transaction, close_order, mark_paid
+from agent.matching import OrderStateError, attach_transaction, close_order, dismiss_transaction, mark_paid
 from agent.notify.outbox import requeue
 from agent.pool import Pool
 from agent.providers.base import (
@@ -65,17 +65,10 @@ async def attach(db: Database, transaction_id: int, trade_no: str, *, actor: str
 
 
 async def dismiss(db: Database, transaction_id: int, *, actor: str, reason: str) -> None:
-    """Mark an unmatched payment as reviewed and not belonging to any order (matching has no such call yet)."""
-    from agent.audit import write_audit
-
-    async with db.transaction() as conn:
-        cursor = await conn.execute(
-            "UPDATE provider_transactions SET status = 'dismissed' WHERE id = ? AND status = 'unmatched'",
-            (transaction_id,),
-        )
-        if cursor.rowcount == 0:
-            raise ActionRefused("该收款不存在或已处理")
-        await write_audit(conn, actor, "transaction.dismiss", str(transaction_id), {"reason": reason})
+    try:
+        await dismiss_transaction(db, transaction_id, actor=actor, reason=reason)
+    except (OrderStateError, LookupError) as exc:
+        raise ActionRefused(f"无法忽略：{exc}") from exc
 
 
 async def send_otp(db: Database, box: SecretBox, account_id: int, code: str) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
-from agent.cli import admin, demo, ops, orders, pool, profiles
+from agent.cli import admin, demo, ops, orders, pool, profiles, transactions
 from agent.cli.context import CliContext, open_context
 from agent.log import configure_logging
 from agent.settings import Settings
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pool.register(commands)
     orders.register(commands)
+    transactions.register(commands)
     ops.register(commands)
     admin.register(commands)
     profiles.register(commands)

@@ -1,4 +1,5 @@
-"""Confirming orders in the database: automatic (matched provider transactions) and manual (补单, attach, close).
+"""Confirming orders in the database: automatic (matched provider transactions) and manual (补单, attach, close,
+dismiss).
 
 Every confirmation marks the order paid and writes its notify outbox row in the same write transaction,
 so a paid order always gets a notify and a notify never goes out for an unpaid order.
@@ -167,6 +168,31 @@ async def attach_transaction(db: Database, transaction_id: int, trade_no: str, *
              "provider_trade_no": row["provider_trade_no"], "amount_fen": row["amount_fen"]},
         )
     return await _order(db, trade_no)
+
+
+async def dismiss_transaction(db: Database, transaction_id: int, *, actor: str, reason: str) -> None:
+    """Mark an unmatched provider transaction reviewed and belonging to no order, so it leaves the to-do list.
+
+    It stays recorded (and can still be attached later). Audited. Raises LookupError when the id is unknown,
+    OrderStateError when it is matched or was already dismissed.
+    """
+    async with db.transaction() as conn:
+        async with conn.execute(
+            "UPDATE provider_transactions SET status = 'dismissed' WHERE id = ? AND status = 'unmatched' "
+            "RETURNING account_id, provider_trade_no, amount_fen",
+            (transaction_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            async with conn.execute("SELECT status FROM provider_transactions WHERE id = ?", (transaction_id,)) as cursor:
+                found = await cursor.fetchone()
+            if found is None:
+                raise LookupError(f"provider transaction {transaction_id} not found")
+            raise OrderStateError(f"provider transaction {transaction_id} is {found[0]}, not unmatched")
+        await write_audit(
+            conn, actor, "transaction.dismiss", str(transaction_id),
+            {"reason": reason, "account_id": row[0], "provider_trade_no": row[1], "amount_fen": row[2]},
+        )
 
 
 async def close_order(db: Database, trade_no: str, *, actor: str, reason: str = "") -> Order:
