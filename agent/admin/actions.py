@@ -15,7 +15,7 @@ from agent.browser.otp import deliver_otp
 from agent.crypto import SecretBox
 from agent.db import Database
 from agent.matching import OrderStateError, attach_transaction, close_order, dismiss_transaction, mark_paid
-from agent.notify.outbox import requeue
+from agent.notify import Notifier
 from agent.pool import Pool
 from agent.providers.base import (
     AuthFailed,
@@ -50,9 +50,10 @@ async def close(db: Database, trade_no: str, *, actor: str, reason: str) -> None
         raise ActionRefused(f"无法关闭：{exc}") from exc
 
 
-async def resend_notify(db: Database, trade_no: str, *, actor: str) -> None:
+async def resend_notify(notifier: Notifier, trade_no: str, *, actor: str) -> None:
+    """Re-queue and wake the server's notify worker, so the merchant gets it now, not at the next idle check."""
     try:
-        await requeue(db, trade_no, actor=actor)
+        await notifier.resend(trade_no, actor=actor)
     except OrderStateError as exc:
         raise ActionRefused(f"无法重发通知：{exc}") from exc
 

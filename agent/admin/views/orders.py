@@ -13,6 +13,7 @@ from agent.admin.forms import FieldError, optional_yuan
 from agent.admin.labels import ORDER_STATUS
 from agent.admin.plumbing import actor, form_of, render, see_other
 from agent.keys import DB, MERCHANTS
+from agent.notify import NOTIFIER
 from agent.orders import get_order
 from agent.timefmt import SHANGHAI, to_ms
 
@@ -141,7 +142,7 @@ async def order_action(request: web.Request) -> web.StreamResponse:
                 return await order_page(request, errors={"reason": "请填写补单原因（将记录在审计日志中）"})
             await actions.mark_order_paid(db, trade_no, actor=actor(request), reason=reason)
         elif action == "resend":
-            await actions.resend_notify(db, trade_no, actor=actor(request))
+            await actions.resend_notify(request.config_dict[NOTIFIER], trade_no, actor=actor(request))
         else:  # the route admits only mark_paid, resend and close
             await actions.close(db, trade_no, actor=actor(request), reason=reason)
     except actions.ActionRefused as exc:
