@@ -16,6 +16,7 @@ from agent.cli.context import CliContext
 from agent.cli.output import emit, fail
 from agent.money import MoneyError, format_yuan, parse_yuan
 from agent.platforms import CATALOGUE
+from agent.pool import UNCHANGED, Unchanged
 from agent.providers.base import ProviderError
 from agent.timefmt import SHANGHAI
 
@@ -44,6 +45,12 @@ def register(commands: Any) -> None:
     add.add_argument("--base-url", help="override the profile's base URL (e.g. a simulated back office)")
     add.set_defaults(handler=account_add)
     account.add_parser("list", help="list accounts with their health").set_defaults(handler=account_list)
+    update = account.add_parser("update", help="rename an account, change its base URL or its password")
+    update.add_argument("id", type=int)
+    update.add_argument("--name")
+    update.add_argument("--base-url", help="new back office address; an empty string goes back to the profile's")
+    update.add_argument("--password-stdin", action="store_true", help="read a new password from standard input")
+    update.set_defaults(handler=account_update)
     for verb, enabled in (("disable", False), ("enable", True)):
         cmd = account.add_parser(verb, help=f"{verb} an account for new orders and polling")
         cmd.add_argument("id", type=int)
@@ -69,6 +76,12 @@ def register(commands: Any) -> None:
     add.add_argument("--label", default="")
     add.add_argument("--daily-cap", help="maximum yuan per day through this code")
     add.set_defaults(handler=code_add)
+    update = code.add_parser("update", help="change a code's label, terminal id or daily cap")
+    update.add_argument("id", type=int)
+    update.add_argument("--label")
+    update.add_argument("--terminal", help="terminal / QR plate id; an empty string removes it")
+    update.add_argument("--daily-cap", metavar="YUAN|none", help="maximum yuan per day, or 'none' for no cap")
+    update.set_defaults(handler=code_update)
     listing = code.add_parser("list", help="list codes")
     listing.add_argument("--account", type=int)
     listing.set_defaults(handler=code_list)
@@ -116,7 +129,27 @@ async def account_add(ctx: CliContext, args: argparse.Namespace) -> int:
     password = _read_password(args.password_stdin)
     if not password:
         return fail("empty password")
-    account = await ctx.pool.add_account(args.platform, args.name, args.username, password, args.base_url)
+    try:
+        account = await ctx.pool.add_account(args.platform, args.name, args.username, password, args.base_url)
+    except ValueError as exc:
+        return fail(str(exc))
+    emit(account, as_json=args.json)
+    return 0
+
+
+def _cleared_if_empty(option: str | None) -> str | Unchanged | None:
+    """An option left out keeps the stored value; given as an empty string it clears it."""
+    return UNCHANGED if option is None else option or None
+
+
+async def account_update(ctx: CliContext, args: argparse.Namespace) -> int:
+    password = _read_password(True) if args.password_stdin else None
+    try:
+        account = await ctx.pool.update_account(
+            args.id, name=args.name, base_url=_cleared_if_empty(args.base_url), password=password
+        )
+    except (LookupError, ValueError) as exc:
+        return fail(str(exc))
     emit(account, as_json=args.json)
     return 0
 
@@ -185,6 +218,23 @@ async def code_add(ctx: CliContext, args: argparse.Namespace) -> int:
             terminal_id=args.terminal, label=args.label, daily_cap_fen=cap,
         )
     except LookupError as exc:
+        return fail(str(exc))
+    emit(code, as_json=args.json)
+    return 0
+
+
+async def code_update(ctx: CliContext, args: argparse.Namespace) -> int:
+    cap: int | Unchanged | None = UNCHANGED
+    try:
+        if args.daily_cap is not None:
+            cap = None if args.daily_cap.lower() == "none" else parse_yuan(args.daily_cap)
+    except MoneyError as exc:
+        return fail(f"--daily-cap: {exc}")
+    try:
+        code = await ctx.pool.update_code(
+            args.id, label=args.label, terminal_id=_cleared_if_empty(args.terminal), daily_cap_fen=cap
+        )
+    except (LookupError, ValueError) as exc:
         return fail(str(exc))
     emit(code, as_json=args.json)
     return 0
