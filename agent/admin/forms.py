@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from yarl import URL
-
 from agent.money import MoneyError, parse_yuan
+from agent.pool import checked_base_url
 
 
 class FieldError(ValueError):
@@ -19,6 +18,10 @@ class FieldError(ValueError):
 def required(field: str, value: str, label: str, max_length: int = 128) -> str:
     if not value:
         raise FieldError(field, f"请填写{label}")
+    return at_most(field, value, label, max_length)
+
+
+def at_most(field: str, value: str, label: str, max_length: int) -> str:
     if len(value) > max_length:
         raise FieldError(field, f"{label}最多 {max_length} 个字符")
     return value
@@ -28,12 +31,9 @@ def optional_url(field: str, value: str) -> str | None:
     if not value:
         return None
     try:
-        url = URL(value)
-    except ValueError:
-        url = URL()
-    if url.scheme not in ("http", "https") or not url.host:
-        raise FieldError(field, "请输入以 http:// 或 https:// 开头的完整地址")
-    return value.rstrip("/")
+        return checked_base_url(value)
+    except ValueError as exc:
+        raise FieldError(field, "请输入以 http:// 或 https:// 开头的完整地址") from exc
 
 
 def optional_yuan(field: str, value: str) -> int | None:

@@ -54,7 +54,7 @@ async def _seed(console: Console, merchant: Merchant) -> dict[str, str]:
     return {
         "dashboard": "/", "orders": "/orders", "order": f"/orders/{orders[1].trade_no}",
         "unmatched": "/unmatched", "accounts": "/accounts", "account": f"/accounts/{code.account_id}",
-        "codes": "/codes", "merchants": "/merchants", "settings": "/settings",
+        "codes": "/codes", "code": f"/codes/{code.id}", "merchants": "/merchants", "settings": "/settings",
     }
 
 

@@ -77,6 +77,7 @@ async def _detail_page(request: web.Request, account: Account, **extra: Any) -> 
         "codes": await request.config_dict[POOL].codes(account.id),
         "snapshot": snapshots.latest(settings.data_dir, account.id),
         "done": request.query.get("done", ""), "tested": None, "test_error": "", "errors": {},
+        "values": {"name": account.name, "base_url": account.base_url or ""},
         **extra,
     }
     return render(request, "account.html", context, status=400 if extra.get("errors") else 200)
@@ -84,6 +85,25 @@ async def _detail_page(request: web.Request, account: Account, **extra: Any) -> 
 
 async def account_page(request: web.Request) -> web.Response:
     return await _detail_page(request, await _account(request))
+
+
+async def account_edit(request: web.Request) -> web.StreamResponse:
+    """Rename, change the back office address, or store a new password (left empty: kept)."""
+    account = await _account(request)
+    form = form_of(request)
+    values = {k: form.get(k) for k in ("name", "base_url")}
+    try:
+        name = required("name", values["name"], "账号名称", 64)
+        base_url = optional_url("base_url", values["base_url"])
+    except FieldError as exc:
+        return await _detail_page(request, account, errors={exc.field: exc.message}, values=values)
+    password = form.fields.get("password") or None
+    updated = await request.config_dict[POOL].update_account(account.id, name=name, base_url=base_url, password=password)
+    changed = [field for field in ("name", "base_url") if getattr(updated, field) != getattr(account, field)]
+    if password:
+        changed.append("password")  # that it changed, never what it is
+    await audit(request, "account.update", str(account.id), {"changed": changed})
+    return see_other(f"/admin/accounts/{account.id}?done=updated")
 
 
 async def account_enable(request: web.Request) -> web.StreamResponse:

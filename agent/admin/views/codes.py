@@ -6,12 +6,14 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from agent.admin.forms import FieldError, int_id, optional_yuan
+from agent.admin.forms import FieldError, at_most, int_id, optional_yuan
 from agent.admin.plumbing import Upload, audit, form_of, render, see_other
 from agent.admin.qrimage import decode_qr, svg_data_uri
 from agent.admin.stats import day_start
 from agent.db import now_ms
 from agent.keys import DB, POOL
+from agent.money import format_yuan
+from agent.pool import Code, CodeBusy
 
 MAX_PAYLOAD = 1024
 
@@ -54,8 +56,7 @@ async def code_add(request: web.Request) -> web.StreamResponse:
             raise FieldError("account", "请选择所属账号")
         payload = await _payload(form.files.get("image"), values["payload"])
         cap = optional_yuan("daily_cap", values["daily_cap"])
-        if len(values["terminal_id"]) > 64:
-            raise FieldError("terminal_id", "终端号最多 64 个字符")
+        at_most("terminal_id", values["terminal_id"], "终端号", 64)
     except FieldError as exc:
         return await _page(request, errors={exc.field: exc.message}, values=values, status=400)
     code = await request.config_dict[POOL].add_code(
@@ -78,6 +79,54 @@ async def _payload(upload: Upload | None, typed: str) -> str:
     if len(typed) > MAX_PAYLOAD:
         raise FieldError("payload", f"二维码内容最多 {MAX_PAYLOAD} 个字符")
     return typed
+
+
+async def _code(request: web.Request) -> Code:
+    try:
+        return await request.config_dict[POOL].code(int(request.match_info["id"]))
+    except LookupError as exc:
+        raise web.HTTPNotFound(text="收款码不存在") from exc
+
+
+async def _edit_page(
+    request: web.Request, code: Code, *, errors: Mapping[str, str] | None = None,
+    values: Mapping[str, str] | None = None,
+) -> web.Response:
+    shown = {
+        "label": code.label, "terminal_id": code.terminal_id or "",
+        "daily_cap": format_yuan(code.daily_cap_fen) if code.daily_cap_fen else "",
+    }
+    return render(request, "code.html", {
+        "code": code, "account": await request.config_dict[POOL].account(code.account_id),
+        "qr": svg_data_uri(code.payload) if code.payload else None,
+        "errors": errors or {}, "values": values or shown, "done": request.query.get("done", ""),
+    }, status=400 if errors else 200)
+
+
+async def code_page(request: web.Request) -> web.Response:
+    return await _edit_page(request, await _code(request))
+
+
+async def code_edit(request: web.Request) -> web.StreamResponse:
+    """Change the label, terminal id (not while orders wait on the code) or daily cap (empty: no cap)."""
+    code = await _code(request)
+    form = form_of(request)
+    values = {k: form.get(k) for k in ("label", "terminal_id", "daily_cap")}
+    try:
+        label = at_most("label", values["label"], "备注", 64)
+        terminal_id = at_most("terminal_id", values["terminal_id"], "终端号", 64) or None
+        cap = optional_yuan("daily_cap", values["daily_cap"])
+        try:
+            updated = await request.config_dict[POOL].update_code(
+                code.id, label=label, terminal_id=terminal_id, daily_cap_fen=cap
+            )
+        except CodeBusy as exc:
+            raise FieldError("terminal_id", "该收款码还有待支付的订单，请在订单结束后再修改终端号") from exc
+    except FieldError as exc:
+        return await _edit_page(request, code, errors={exc.field: exc.message}, values=values)
+    changed = [field for field in ("label", "terminal_id", "daily_cap_fen") if getattr(updated, field) != getattr(code, field)]
+    await audit(request, "code.update", str(code.id), {"changed": changed})
+    return see_other(f"/admin/codes/{code.id}?done=updated")
 
 
 async def code_enable(request: web.Request) -> web.StreamResponse:
