@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     browser_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     """Timeout of one provider page load or API call made through the browser."""
 
+    browser_remote_executable_path: str | None = None
+    """Chromium path on the machine behind the ``ws://`` endpoints (a ``playwright run-server`` launches it
+    for us, with the offline flags); None means the server's own browser. The server honours the path and
+    flags only when started with ``--unsafe``; otherwise it drops them and launches its own."""
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "mapay.sqlite3"

@@ -4,13 +4,18 @@ Each account gets its own BrowserContext (cookies and storage isolated). With ``
 accounts are spread over those remote browsers (``ws://`` -> ``BrowserType.connect`` to a
 ``playwright run-server``; ``http(s)://`` -> ``connect_over_cdp`` to a Chromium with a debugging port)
 instead of a local launch; a lost endpoint is handled like a crashed local browser: reconnected on the
-next use.
+next use, waiting up to the browser timeout for an endpoint that served us before to come back.
+
+A run-server launches a browser per connection with the options in the ``x-playwright-launch-options``
+header (JSON, Playwright's JavaScript option names); it applies ``executablePath`` and ``args`` only
+when started with ``--unsafe`` and silently drops them otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -28,6 +33,9 @@ log = structlog.get_logger(__name__)
 # Playwright says a browser, context or page went away with messages like these.
 _GONE_MARKERS = ("has been closed", "Target closed", "Browser closed", "Connection closed", "browser has disconnected")
 
+LAUNCH_OPTIONS_HEADER = "x-playwright-launch-options"
+_RECONNECT_SPACING_SECONDS = 0.25
+
 
 def browser_gone(exc: BaseException) -> bool:
     """Whether a Playwright error means the browser (or its connection) died, not that the site failed."""
@@ -41,6 +49,7 @@ class _Slot:
     endpoint: str | None
     browser: Browser | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    served: bool = False  # connected at least once: a failed reconnect is an outage worth waiting out
 
 
 class BrowserRuntime:
@@ -79,13 +88,40 @@ class BrowserRuntime:
             if executable is not None:
                 options["executable_path"] = str(executable)
             browser = await chromium.launch(**options)
-        elif slot.endpoint.startswith(("ws://", "wss://")):
-            browser = await chromium.connect(slot.endpoint, timeout=timeout)
         else:
-            browser = await chromium.connect_over_cdp(slot.endpoint, timeout=timeout)
+            browser = await self._connect(slot)
+        slot.served = True
         self.launches += 1
         log.info("browser_started", endpoint=slot.endpoint or "local", version=browser.version)
         return browser
+
+    async def _connect(self, slot: _Slot) -> Browser:
+        """Connect to a remote endpoint; one that served us before gets the timeout to come back (a
+        restarting run-server or grid node), a new one must answer at once (a typo shows fast)."""
+        assert self._playwright is not None and slot.endpoint is not None
+        chromium = self._playwright.chromium
+        timeout = self._settings.browser_timeout_seconds
+        deadline = asyncio.get_running_loop().time() + (timeout if slot.served else 0)
+        while True:
+            try:
+                if slot.endpoint.startswith(("ws://", "wss://")):
+                    header = json.dumps(self._remote_launch_options())
+                    return await chromium.connect(slot.endpoint, timeout=timeout * 1000,
+                                                  headers={LAUNCH_OPTIONS_HEADER: header})
+                return await chromium.connect_over_cdp(slot.endpoint, timeout=timeout * 1000)
+            except PlaywrightError as exc:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise
+                log.info("browser_endpoint_retry", endpoint=slot.endpoint, detail=str(exc).splitlines()[0])
+                await asyncio.sleep(_RECONNECT_SPACING_SECONDS)
+
+    def _remote_launch_options(self) -> dict[str, Any]:
+        """What a ``playwright run-server`` should launch for us: the local launch's headless mode and flags."""
+        options: dict[str, Any] = {"headless": self._headless, "args": list(LAUNCH_ARGS),
+                                   "timeout": self._settings.browser_timeout_seconds * 1000}
+        if self._settings.browser_remote_executable_path is not None:
+            options["executablePath"] = self._settings.browser_remote_executable_path
+        return options
 
     async def _browser(self, slot: _Slot) -> Browser:
         async with slot.lock:
