@@ -86,7 +86,8 @@ def _demo_ctx(
                 app[POOL], platform, office.url, http, username=DEMO_USERNAME, terminal_id=f"DEMO{n:02d}"
             )
         async with SmsReader(app[DB], app[SECRETS], accounts.values()).running() as sms:
-            app[DEMO] = Demo(url, data_dir, app[DB], DemoShop(merchant, url), accounts, dict(offices), http, sms)
+            shop = DemoShop(merchant, url, site_url=f"{url}/demo")
+            app[DEMO] = Demo(url, data_dir, app[DB], shop, accounts, dict(offices), http, sms)
             yield
 
     return demo_ctx

@@ -51,6 +51,7 @@ class ReceivedNotify:
 class DemoShop:
     merchant: Merchant
     gateway_url: str
+    site_url: str  # where the shop serves ``/notify`` and ``/return``
     orders: dict[str, ShopOrder] = field(default_factory=dict)
     notifies: list[ReceivedNotify] = field(default_factory=list)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -61,8 +62,8 @@ class DemoShop:
             "pid": str(self.merchant.pid),
             "type": pay_type,
             "out_trade_no": f"DEMO{time.strftime('%Y%m%d%H%M%S')}{next(self._numbers):04d}",
-            "notify_url": f"{self.gateway_url}/demo/notify",
-            "return_url": f"{self.gateway_url}/demo/return",
+            "notify_url": f"{self.site_url}/notify",
+            "return_url": f"{self.site_url}/return",
             "name": name,
             "money": money,
             "clientip": "127.0.0.1",
