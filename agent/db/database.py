@@ -115,13 +115,18 @@ class Database:
         return self._reader
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        """Read committed rows through the read-only connection."""
-        async with self.reader.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        """Read committed rows through the read-only connection.
+
+        Execute and fetch happen in one call on the connection's thread, so no statement stays open across
+        an ``await``: an open statement would hold its read snapshot and make overlapping reads miss newer
+        commits. One call is also one thread hop instead of three.
+        """
+        return list(await self.reader.execute_fetchall(sql, tuple(params)))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self.reader.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()
+        """The first row of a query; meant for lookups by key (all rows are fetched in the same call)."""
+        rows = await self.reader.execute_fetchall(sql, tuple(params))
+        return next(iter(rows), None)
 
     async def fetchval(self, sql: str, params: Iterable[Any] = ()) -> Any:
         row = await self.fetchone(sql, params)
