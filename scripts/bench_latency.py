@@ -462,14 +462,14 @@ def report(args: argparse.Namespace, r: Measured, timeline: Timeline, otps: int,
 
 def run_gateway() -> int:
     """The gateway process: settings from MAPAY_* as a deployment has them, the real browser agent."""
-    from agent.demo.gateway import browser_gateway_app
+    from agent.app import create_app
     from agent.log import configure_logging
     from agent.ops.serving import run
     from agent.settings import Settings
 
     configure_logging("INFO", json=True)
     settings = Settings()
-    run(browser_gateway_app(settings), settings.host, settings.port)
+    run(create_app(settings), settings.host, settings.port)  # the browser agent is the default
     return 0
 
 

@@ -18,8 +18,8 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+from agent.app import create_app
 from agent.demo import views
-from agent.demo.gateway import browser_gateway_app
 from agent.demo.shop import DemoShop
 from agent.demo.sms import SmsReader
 from agent.demo.state import DEMO, Demo
@@ -57,10 +57,10 @@ async def running_demo(settings: Settings, port: int = 8000) -> AsyncIterator[De
         settings = settings.model_copy(update={
             "host": "127.0.0.1", "port": sock.getsockname()[1], "public_url": url, "data_dir": data_dir,
             "secret_key": SecretStr(Fernet.generate_key().decode()), "browser_endpoints": [],
-            "poll_interval_seconds": POLL_INTERVAL_SECONDS,
+            "poll_interval_seconds": POLL_INTERVAL_SECONDS, "browser_agent": True,
         })
         async with serve_all() as offices, aiohttp.ClientSession() as http:
-            app = browser_gateway_app(settings)
+            app = create_app(settings)
             views.setup(app)
             app.cleanup_ctx.append(_demo_ctx(url, data_dir, offices, http))
             runner = web.AppRunner(app, handle_signals=False, access_log=None)
