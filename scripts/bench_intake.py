@@ -134,7 +134,9 @@ def orchestrate(args: argparse.Namespace) -> int:
     pid, key = asyncio.run(seed(work / "data", secret, args))
     port = free_port()
     env = {**os.environ, "MAPAY_DATA_DIR": str(work / "data"), "MAPAY_SECRET_KEY": secret.decode(),
-           "MAPAY_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+           "MAPAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           # Intake only: the seeded accounts point at real provider hosts, which must never be dialled.
+           "MAPAY_BROWSER_AGENT": "false"}
     log_path = work / "server.log"
     with open(log_path, "wb") as log:
         profiler = ["-m", "cProfile", "-o", str(args.profile.resolve())] if args.profile else []
