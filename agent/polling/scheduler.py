@@ -2,9 +2,11 @@
 
 Only accounts with live orders (pending, or expired within the late-payment grace) are read: an idle
 account costs nothing and a provider sees no needless logins. Fresh accounts are read every
-``poll_interval_seconds``, accounts with only expired orders every ``poll_idle_interval_seconds``, never
-closer than a provider's ``min_poll_interval`` attribute (seconds) when it has one. Failures are classified
-by the provider's error class (agent/providers/base.py) and written as the account's health.
+``poll_interval_seconds``, accounts with only expired orders every ``poll_idle_interval_seconds``, both
+counted from the start of the previous read (so the read time does not add to a payment's wait) and
+never closer than a provider's ``min_poll_interval`` attribute (seconds) when it has one; a read that
+outlasts the interval is followed by the next one at once, never overlapped. Failures are classified by
+the provider's error class (agent/providers/base.py) and written as the account's health.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ from agent.providers.base import (
     LayoutChanged,
     NeedsHuman,
     Provider,
+    ProviderError,
     ProviderFactory,
     ProviderTransaction,
     SessionExpired,
-    TransientError,
 )
 from agent.settings import Settings
 
@@ -160,7 +162,7 @@ class PollScheduler:
         elif state.requested:
             due = now
         else:
-            due = state.last_end + interval
+            due = state.last_start + interval
         return max(due, state.last_start + state.min_spacing)
 
     async def _live_accounts(self) -> list[LiveAccount]:
@@ -233,8 +235,9 @@ class PollScheduler:
         else:
             state.failures += 1
             await self._set_health(live, HealthState.DEGRADED, _reason(exc))
-        log.warning("poll_failed", account_id=account_id, error=type(exc).__name__, failures=state.failures,
-                    exc_info=not isinstance(exc, TransientError | SessionExpired | LayoutChanged | TimeoutError))
+        # A classified failure is an expected state (waiting for an SMS code, a 502): one line, no traceback.
+        log.warning("poll_failed", account_id=account_id, error=type(exc).__name__, detail=str(exc),
+                    failures=state.failures, exc_info=not isinstance(exc, ProviderError | TimeoutError))
 
     async def _set_health(self, live: LiveAccount, state: HealthState, reason: str | None) -> None:
         if live.health != (state, reason):

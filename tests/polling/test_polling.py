@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from datetime import timedelta
 from itertools import pairwise
+from statistics import median
+from typing import Any
+
+from structlog.testing import capture_logs
 
 from agent.db import now_ms
 from agent.keys import DB, MERCHANTS, POOL
@@ -160,6 +165,19 @@ async def test_request_poll_reads_at_once(settings: Settings) -> None:
         assert office.fetches[code.account_id] == 2
 
 
+async def test_the_interval_is_counted_from_the_start_of_the_previous_read(settings: Settings) -> None:
+    office = MemoryBackOffice(fetch_delay=0.3)
+    spaced = settings.model_copy(update={"poll_interval_seconds": 0.5})
+    async with running_gateway(spaced, provider_factory=office) as gateway:
+        merchant = await gateway.app[MERCHANTS].create("间隔")
+        code, _ = await live_code(gateway, merchant)
+        await eventually(lambda: office.fetches[code.account_id] >= 6, within=10)
+    gaps = [b - a for a, b in pairwise(office.fetch_started[code.account_id])]
+    assert min(gaps) >= 0.49  # never sooner than the interval
+    assert median(gaps) < 0.7  # counted from the end it would be 0.3 s read + 0.5 s = 0.8 s
+    assert office.most_in_flight[code.account_id] == 1
+
+
 async def test_a_provider_minimum_spacing_is_respected(settings: Settings) -> None:
     office = MemoryBackOffice(min_poll_interval=0.4)
     async with running_gateway(settings, provider_factory=office) as gateway:
@@ -228,13 +246,21 @@ async def _health_is(gateway: RunningGateway, account_id: int, expected: HealthS
     return (await health(gateway, account_id))[0] is expected
 
 
+def _failures_logged(logs: list[MutableMapping[str, Any]], account_id: int) -> list[MutableMapping[str, Any]]:
+    return [e for e in logs if e["event"] == "poll_failed" and e["account_id"] == account_id]
+
+
 async def test_a_human_step_stops_polling_with_needs_human(
     gateway: RunningGateway, merchant: Merchant, office: MemoryBackOffice
 ) -> None:
     code = await add_code(gateway.app)
     office.fail_login(code.account_id, NeedsHuman("请输入短信验证码"))
-    await insert_order(gateway.app, merchant, code)
-    await eventually(lambda: _health_is(gateway, code.account_id, HealthState.NEEDS_HUMAN))
+    with capture_logs() as logs:
+        await insert_order(gateway.app, merchant, code)
+        await eventually(lambda: _health_is(gateway, code.account_id, HealthState.NEEDS_HUMAN))
+        await eventually(lambda: _failures_logged(logs, code.account_id))
+    failed = _failures_logged(logs, code.account_id)
+    assert [(e["error"], e["detail"], e["exc_info"]) for e in failed] == [("NeedsHuman", "请输入短信验证码", False)]
     assert await health(gateway, code.account_id) == (HealthState.NEEDS_HUMAN, "请输入短信验证码")
     logins = office.logins[code.account_id]
     other, _ = await live_code(gateway, merchant, money_fen=700)
@@ -259,8 +285,11 @@ async def test_an_unexpected_provider_crash_is_degraded_and_the_scheduler_surviv
     code = await add_code(gateway.app)
     office.fail_fetch(code.account_id, RuntimeError("boom"))  # type: ignore[arg-type]
     office.pay(code.account_id, 1000)
-    trade_no = (await insert_order(gateway.app, merchant, code)).trade_no
-    await eventually(lambda: _health_is(gateway, code.account_id, HealthState.DEGRADED))
+    with capture_logs() as logs:
+        trade_no = (await insert_order(gateway.app, merchant, code)).trade_no
+        await eventually(lambda: _failures_logged(logs, code.account_id))
+    failed = _failures_logged(logs, code.account_id)
+    assert [(e["error"], e["exc_info"]) for e in failed] == [("RuntimeError", True)]  # unexpected: traceback
     assert (await health(gateway, code.account_id))[1] == "RuntimeError: boom"
     await eventually(lambda: _is(gateway, trade_no, OrderStatus.PAID))
 
