@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import uvloop
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -252,7 +253,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> int:
     args = parse_args()
     if args.role == "load":
-        print(json.dumps(asyncio.run(run_load(args))))
+        print(json.dumps(uvloop.run(run_load(args))))  # a cheaper client leaves more CPU to the gateway
         return 0
     return orchestrate(args)
 

@@ -11,6 +11,7 @@ import asyncio
 import signal
 
 import structlog
+import uvloop
 from aiohttp import web
 
 from agent.keys import SETTINGS
@@ -43,4 +44,5 @@ async def serve_until_signalled(app: web.Application, host: str, port: int) -> N
 
 def run(app: web.Application, host: str, port: int) -> None:
     """Blocking entry point for ``mapay serve``; returns after a clean shutdown."""
-    asyncio.run(serve_until_signalled(app, host, port))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(serve_until_signalled(app, host, port))
