@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent.profiles.html_table import parse_selector
 from agent.profiles.template import dig, placeholders
 from agent.providers.base import Channel
 
@@ -273,6 +274,12 @@ class TableSource(Strict):
     cells: str = "td"
     page_size: int = Field(default=50, ge=1, le=1000)
     first_page: int = Field(default=1, ge=0)
+
+    @field_validator("rows", "header", "cells")
+    @classmethod
+    def _supported_selector(cls, value: str) -> str:
+        parse_selector(value)  # the table is read in Python: only the CSS subset html_table knows
+        return value
 
 
 class Amount(Strict):

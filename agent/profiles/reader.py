@@ -11,16 +11,12 @@ from urllib.parse import urlencode
 from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
 
+from agent.profiles.html_table import Element, parse_html, parse_selector
 from agent.profiles.http import absolute_url, call, classify_playwright, glob_match
 from agent.profiles.model import ApiSource, Profile, TableSource
 from agent.profiles.records import normalize
 from agent.profiles.template import dig, render
 from agent.providers.base import LayoutChanged, ProviderTransaction, SessionExpired, TransientError
-
-_TABLE_JS = """([header, rows, cells]) => ({
-  head: [...document.querySelectorAll(header)].map(e => e.textContent.trim()),
-  rows: [...document.querySelectorAll(rows)].map(r => [...r.querySelectorAll(cells)].map(c => c.textContent.trim())),
-})"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,33 +60,46 @@ async def _api_pages(reading: Reading, source: ApiSource, window: dict[str, Any]
 
 
 async def _table_pages(reading: Reading, source: TableSource, window: dict[str, Any]) -> AsyncIterator[list[Any]]:
+    """The table's pages fetched through ``context.request`` (the session's cookies) and read in Python.
+
+    A page per read would cost a renderer process, a navigation and a DOM evaluation each time; the
+    table is server-rendered, so its HTML already holds everything the page would show.
+    """
     profile = reading.profile
-    page = await reading.context.new_page()
+    header, rows, cells = (parse_selector(s) for s in (source.header, source.rows, source.cells))
+    for index in range(profile.transactions.max_pages):
+        values = {**reading.values, **window, "page": source.first_page + index,
+                  "page_size": source.page_size, "offset": index * source.page_size}
+        url = absolute_url(reading.base_url, render(source.url, values, profile.zone))
+        if source.query:
+            url += ("&" if "?" in url else "?") + urlencode(render(source.query, values, profile.zone))
+        document = await _table_document(reading, url)
+        head = [cell.text() for cell in header.select(document)]
+        if not head:
+            raise LayoutChanged("transactions.table.header", f"no header cells match {source.header!r}")
+        records = [dict(zip(head, (c.text() for c in cells.select(row)), strict=False))
+                   for row in rows.select(document)]
+        yield records
+        if len(records) < source.page_size:
+            return
+
+
+async def _table_document(reading: Reading, url: str) -> Element:
+    """GET a table page as a navigation would (redirects followed); SessionExpired when sent to log in."""
+    expired = reading.profile.session.expired
     try:
-        for index in range(profile.transactions.max_pages):
-            values = {**reading.values, **window, "page": source.first_page + index,
-                      "page_size": source.page_size, "offset": index * source.page_size}
-            url = absolute_url(reading.base_url, render(source.url, values, profile.zone))
-            if source.query:
-                url += ("&" if "?" in url else "?") + urlencode(render(source.query, values, profile.zone))
-            try:
-                response = await page.goto(url, wait_until="domcontentloaded")
-                table = await page.evaluate(_TABLE_JS, [source.header, source.rows, source.cells])
-            except PlaywrightError as exc:
-                raise classify_playwright(exc, "transactions.table") from exc
-            expired = profile.session.expired
-            if expired.url and glob_match(expired.url, page.url):
-                raise SessionExpired("transactions.table: sent to the login page")
-            if response is not None and (response.status == 429 or response.status >= 500):
-                raise TransientError(f"transactions.table: HTTP {response.status}")
-            if not table["head"]:
-                raise LayoutChanged("transactions.table.header", f"no header cells match {source.header!r}")
-            rows = [dict(zip(table["head"], cells, strict=False)) for cells in table["rows"]]
-            yield rows
-            if len(rows) < source.page_size:
-                return
-    finally:
-        await page.close()
+        response = await reading.context.request.get(
+            url, headers={"Accept": "text/html,application/xhtml+xml"}, fail_on_status_code=False,
+            timeout=reading.timeout_seconds * 1000,
+        )
+        body = await response.body()
+    except PlaywrightError as exc:
+        raise classify_playwright(exc, "transactions.table") from exc
+    if response.status in expired.status or (expired.url and glob_match(expired.url, response.url)):
+        raise SessionExpired(f"transactions.table: HTTP {response.status}, sent to {response.url}")
+    if response.status == 429 or response.status >= 500:
+        raise TransientError(f"transactions.table: HTTP {response.status}")
+    return parse_html(body, response.headers.get("content-type", ""))
 
 
 async def read_transactions(reading: Reading, since: datetime, until: datetime) -> list[ProviderTransaction]:

@@ -70,6 +70,12 @@ def test_invalid_profile_errors_name_the_file_and_the_field(
     assert message in str(error.value)
 
 
+def test_a_table_selector_outside_the_supported_subset_is_refused_at_load(tmp_path: Path) -> None:
+    path = write_variant(tmp_path, {"transactions.table.rows": "#trade-table tr:has-text('成功')"}, slug="zhihui")
+    with pytest.raises(ProfileError, match=r"transactions\.table\.rows: Value error, unsupported selector"):
+        load_profile(path)
+
+
 def test_slug_must_match_the_file_name(tmp_path: Path) -> None:
     path = write_variant(tmp_path, {"slug": "other"})
     with pytest.raises(ProfileError, match="slug: 'other' must match the file name 'hkrt'"):
