@@ -36,6 +36,7 @@ def agent_settings(data_dir: Path, **overrides: object) -> Settings:
         "secret_key": SecretStr(Fernet.generate_key().decode()),
         "browser_timeout_seconds": 4,
         "browser_idle_seconds": 600,
+        "browser_agent": False,  # these tests drive their own BrowserAgent; the app's would race it
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
