@@ -1,14 +1,8 @@
 """Allocation: choose a QR code and a payable amount unique within its matching scope."""
 
-from agent.allocation.allocator import (
-    AllocationError,
-    Allocator,
-    AmountsExhausted,
-    DuplicateOutTradeNo,
-    NoCodeAvailable,
-    OrderDraft,
-)
+from agent.allocation.allocator import Allocator, DuplicateOutTradeNo, OrderDraft
 from agent.allocation.amounts import scope_key
+from agent.allocation.pool_view import AllocationError, AmountsExhausted, NoCodeAvailable
 
 __all__ = [
     "AllocationError",

@@ -4,20 +4,21 @@ Concurrent requests are placed in batches: while one write transaction runs, new
 the next transaction places all of them (group commit). Each batch is one transaction, so every choice
 is made on the data it is written against; the unique partial index ``orders_live_amount`` is the
 backstop should another process write meanwhile (the refused slot is marked taken and the next tried).
+Between transactions the allocator keeps its :class:`PoolView`, valid while the allocation epoch stands.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-import aiosqlite
 import structlog
 
-from agent.allocation.amounts import EligibleCode, amount_candidates, choose_slot, scope_key
 from agent.allocation.clock import shanghai_day_start_ms
+from agent.allocation.pool_view import AllocationError, PoolView, Slot
 from agent.allocation.trade_no import new_trade_no, new_trade_nos
 from agent.db import Database, now_ms
 from agent.orders import Order, OrderStatus
@@ -26,16 +27,11 @@ from agent.settings import Settings
 log = structlog.get_logger(__name__)
 
 _MAX_BATCH = 64
-_FIRST_CHUNK = 8  # candidate amounts whose taken slots are read at once; doubles when all are taken
 
-_SWEEP_SQL = "UPDATE orders SET status = 'expired' WHERE status = 'pending' AND expires_at < ?"
-_ELIGIBLE_SQL = (
-    "SELECT c.id, c.account_id, c.terminal_id, p.has_terminal, c.daily_cap_fen, c.last_used_at, "
-    # today's (China time) paid and pending pay amounts, for capped codes only
-    "CASE WHEN c.daily_cap_fen IS NULL THEN 0 ELSE (SELECT coalesce(sum(o.pay_amount_fen), 0) FROM orders o "
-    "WHERE o.code_id = c.id AND o.created_at >= ? AND o.status IN ('pending', 'paid')) END "
-    "FROM codes c JOIN accounts a ON a.id = c.account_id JOIN platforms p ON p.id = a.platform_id "
-    "WHERE c.enabled = 1 AND a.enabled = 1 AND a.health = 'ok' ORDER BY c.last_used_at, c.id"
+_EPOCH_SQL = "SELECT epoch FROM allocation_epoch"
+_SWEEP_SQL = (
+    "UPDATE orders SET status = 'expired' WHERE status = 'pending' AND expires_at < ? "
+    "RETURNING scope, pay_amount_fen, code_id, created_at"
 )
 _INSERT_SQL = (
     "INSERT INTO orders (trade_no, pid, out_trade_no, type, name, money_fen, pay_amount_fen, code_id, "
@@ -47,27 +43,9 @@ _RENEW_SQL = (
     "created_at = ?, expires_at = ? WHERE trade_no = ? AND status = 'expired'"
 )
 _TOUCH_SQL = "UPDATE codes SET last_used_at = ? WHERE id = ?"
-# Scopes never contain the unit separator; were one to, the unique index would still refuse the clash.
-_SEPARATOR = "\x1f"
-_NONE: frozenset[str] = frozenset()
-_TAKEN_SQL = (
-    "SELECT pay_amount_fen, group_concat(scope, char(31)) FROM orders INDEXED BY orders_live_by_amount "
-    "WHERE status = 'pending' AND pay_amount_fen BETWEEN ? AND ? GROUP BY pay_amount_fen"
-)
 
-
-class AllocationError(Exception):
-    """No order can be placed now; ``str(exc)`` is a Chinese message fit for the merchant."""
-
-
-class NoCodeAvailable(AllocationError):
-    def __init__(self) -> None:
-        super().__init__("暂无可用的收款码，请稍后再试")
-
-
-class AmountsExhausted(AllocationError):
-    def __init__(self) -> None:
-        super().__init__("该金额的可用收款名额已满，请稍后再试或更换金额")
+_T = TypeVar("_T")
+_Work = Callable[[sqlite3.Connection, PoolView, int], _T]
 
 
 class DuplicateOutTradeNo(Exception):
@@ -91,12 +69,6 @@ class OrderDraft:
     sitename: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class _Slot:
-    code: EligibleCode
-    pay_amount_fen: int
-
-
 _Outcome = Order | AllocationError | DuplicateOutTradeNo
 _Queued = tuple[OrderDraft, "asyncio.Future[Order]"]
 
@@ -109,6 +81,7 @@ class Allocator:
         self._settings = settings
         self._queue: list[_Queued] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._view: PoolView | None = None  # the pool as the last committed transaction left it
 
     async def create(self, draft: OrderDraft) -> Order:
         """Insert a new pending order; raises AllocationError or DuplicateOutTradeNo."""
@@ -123,26 +96,55 @@ class Allocator:
 
         Returns None when the order is no longer expired (it was paid or renewed meanwhile).
         """
-        async with self._db.transaction() as conn:
-            now = now_ms()
-            slots = await self._slot_finder(conn, now)
+
+        def work(conn: sqlite3.Connection, view: PoolView, now: int) -> Order | None:
             while True:
-                slot = await slots.next(conn, expired.money_fen)
+                slot = view.next(conn, expired.money_fen)
                 order = self._order(expired, expired.trade_no, slot, now)
                 try:
-                    cursor = await conn.execute(
+                    cursor = conn.execute(
                         _RENEW_SQL,
                         (order.pay_amount_fen, slot.code.code_id, slot.code.account_id, slot.code.scope,
                          now, order.expires_at, order.trade_no),
                     )
                 except sqlite3.IntegrityError as exc:
-                    _resolve_clash(exc, slots, slot, order.trade_no, now)
+                    _resolve_clash(exc, view, slot, order.trade_no, now)
                     continue
                 if cursor.rowcount == 0:
                     return None
-                slots.use(slot)
-                await conn.executemany(_TOUCH_SQL, slots.touched())
+                view.use(slot)
                 return order
+
+        return await self._transaction(work)
+
+    async def _transaction(self, work: _Work[_T]) -> _T:
+        """Run ``work`` in one write transaction against the pool view, after expiring overdue orders.
+
+        The whole transaction is one synchronous call on the database thread (see
+        :meth:`Database.run_transaction`). The kept view is reused when nothing else changed the pool since
+        it was written back (same epoch) and the China day is the same; otherwise it is read afresh. It is
+        kept again only if the transaction commits, so a rollback never leaves choices in memory that the
+        database does not hold.
+        """
+
+        def body(conn: sqlite3.Connection) -> tuple[_T, PoolView]:
+            view, self._view = self._view, None
+            now = now_ms()
+            epoch = _epoch(conn)
+            expired = conn.execute(_SWEEP_SQL, (now - self._settings.match_skew_seconds * 1000,)).fetchall()
+            day_start = shanghai_day_start_ms(now)
+            if view is not None and view.epoch == epoch and view.day_start == day_start:
+                view.release(expired)
+            else:
+                view = PoolView.load(conn, day_start, self._settings)
+            view.begin(now)
+            result = work(conn, view, now)
+            conn.executemany(_TOUCH_SQL, view.touched())
+            view.epoch = _epoch(conn)  # our own writes moved it; nobody else can while we hold the write lock
+            return result, view
+
+        result, self._view = await self._db.run_transaction(body)
+        return result
 
     async def _drain(self) -> None:
         """Place queued drafts batch after batch until the queue is empty."""
@@ -177,67 +179,50 @@ class Allocator:
         """All drafts with one multi-row insert. Should the database refuse a row (a re-used out_trade_no, a
         clash with another process), the batch is rolled back and placed again one insert at a time."""
         try:
-            return await self._place(drafts, one_by_one=False)
+            return await self._transaction(self._placer(drafts, one_by_one=False))
         except sqlite3.IntegrityError:
-            return await self._place(drafts, one_by_one=True)
+            return await self._transaction(self._placer(drafts, one_by_one=True))
 
-    async def _place(self, drafts: list[OrderDraft], *, one_by_one: bool) -> list[_Outcome]:
-        async with self._db.transaction() as conn:
-            now = now_ms()
-            try:
-                slots = await self._slot_finder(conn, now)
-            except NoCodeAvailable as exc:
-                return [exc] * len(drafts)
-            await slots.prefetch(conn, [draft.money_fen for draft in drafts])
+    def _placer(self, drafts: list[OrderDraft], *, one_by_one: bool) -> _Work[list[_Outcome]]:
+        def work(conn: sqlite3.Connection, view: PoolView, now: int) -> list[_Outcome]:
+            view.prefetch(conn, [draft.money_fen for draft in drafts])
             trade_nos = new_trade_nos(now, len(drafts))
             if one_by_one:
-                outcomes = [await self._insert(conn, slots, d, t, now) for d, t in zip(drafts, trade_nos, strict=True)]
-            else:
-                outcomes = [await self._choose(conn, slots, d, t, now) for d, t in zip(drafts, trade_nos, strict=True)]
-                await conn.executemany(_INSERT_SQL, [_insert_params(o) for o in outcomes if isinstance(o, Order)])
-            await conn.executemany(_TOUCH_SQL, slots.touched())
-        return outcomes
+                return [self._insert(conn, view, d, t, now) for d, t in zip(drafts, trade_nos, strict=True)]
+            outcomes = [self._choose(conn, view, d, t, now) for d, t in zip(drafts, trade_nos, strict=True)]
+            conn.executemany(_INSERT_SQL, [_insert_params(o) for o in outcomes if isinstance(o, Order)])
+            return outcomes
 
-    async def _choose(
-        self, conn: aiosqlite.Connection, slots: _SlotFinder, draft: OrderDraft, trade_no: str, now: int
+        return work
+
+    def _choose(
+        self, conn: sqlite3.Connection, view: PoolView, draft: OrderDraft, trade_no: str, now: int
     ) -> _Outcome:
         try:
-            slot = await slots.next(conn, draft.money_fen)
-        except AmountsExhausted as exc:
+            slot = view.next(conn, draft.money_fen)
+        except AllocationError as exc:
             return exc
-        slots.use(slot)
+        view.use(slot)
         return self._order(draft, trade_no, slot, now)
 
-    async def _insert(
-        self, conn: aiosqlite.Connection, slots: _SlotFinder, draft: OrderDraft, trade_no: str, now: int
+    def _insert(
+        self, conn: sqlite3.Connection, view: PoolView, draft: OrderDraft, trade_no: str, now: int
     ) -> _Outcome:
         while True:
             try:
-                slot = await slots.next(conn, draft.money_fen)
+                slot = view.next(conn, draft.money_fen)
                 order = self._order(draft, trade_no, slot, now)
                 try:
-                    await conn.execute(_INSERT_SQL, _insert_params(order))
+                    conn.execute(_INSERT_SQL, _insert_params(order))
                 except sqlite3.IntegrityError as exc:
-                    trade_no = _resolve_clash(exc, slots, slot, trade_no, now)
+                    trade_no = _resolve_clash(exc, view, slot, trade_no, now)
                     continue
             except (AllocationError, DuplicateOutTradeNo) as refused:
                 return refused
-            slots.use(slot)
+            view.use(slot)
             return order
 
-    async def _slot_finder(self, conn: aiosqlite.Connection, now: int) -> _SlotFinder:
-        """Expire stale orders, then load the eligible codes (LRU order) and today's use of capped ones."""
-        await conn.execute(_SWEEP_SQL, (now - self._settings.match_skew_seconds * 1000,))
-        rows = await conn.execute_fetchall(_ELIGIBLE_SQL, (shanghai_day_start_ms(now),))
-        if not rows:
-            raise NoCodeAvailable()
-        codes = [EligibleCode(row[0], row[1], scope_key(row[1], row[2], bool(row[3])), row[4]) for row in rows]
-        used_today = {row[0]: row[6] for row in rows if row[4] is not None}
-        # Rotation stamps continue after the latest one, so the order of uses survives equal clocks.
-        first_stamp = max(now, max(row[5] for row in rows) + 1)
-        return _SlotFinder(codes, used_today, first_stamp, self._settings)
-
-    def _order(self, draft: OrderDraft | Order, trade_no: str, slot: _Slot, now: int) -> Order:
+    def _order(self, draft: OrderDraft | Order, trade_no: str, slot: Slot, now: int) -> Order:
         return Order(
             trade_no=trade_no, pid=draft.pid, out_trade_no=draft.out_trade_no, type=draft.type,
             name=draft.name, money_fen=draft.money_fen, pay_amount_fen=slot.pay_amount_fen,
@@ -248,101 +233,22 @@ class Allocator:
         )
 
 
-def _resolve_clash(exc: sqlite3.IntegrityError, slots: _SlotFinder, slot: _Slot, trade_no: str, now: int) -> str:
+def _epoch(conn: sqlite3.Connection) -> int:
+    return int(conn.execute(_EPOCH_SQL).fetchone()[0])
+
+
+def _resolve_clash(exc: sqlite3.IntegrityError, view: PoolView, slot: Slot, trade_no: str, now: int) -> str:
     """React to a unique-constraint failure; returns the trade_no to try next."""
     message = str(exc)
     if "orders.scope" in message:
         log.warning("live_amount_clash", scope=slot.code.scope, pay_amount_fen=slot.pay_amount_fen)
-        slots.mark_taken(slot)
+        view.mark_taken(slot)
         return trade_no
     if "orders.out_trade_no" in message:
         raise DuplicateOutTradeNo() from exc
     if "orders.trade_no" in message:
         return new_trade_no(now)
     raise exc
-
-
-class _SlotFinder:
-    """The pool as one transaction sees it: hands out the best free slot and remembers what it gave.
-
-    Taken (scope, amount) pairs are read lazily, a few candidate amounts at a time, because the price
-    itself is usually free somewhere and reading every offset of every scope would be wasted work.
-    """
-
-    def __init__(
-        self, codes: list[EligibleCode], used_today: dict[int, int], first_stamp: int, settings: Settings
-    ) -> None:
-        self._codes = codes  # least recently used first
-        self._scopes = frozenset(code.scope for code in codes)
-        self._first_stamp = first_stamp
-        self._used = used_today
-        self._settings = settings
-        self._taken: dict[int, set[str]] = {}  # amount -> scopes holding it
-        self._loaded: set[int] = set()
-        self._touched: list[int] = []
-
-    async def next(self, conn: aiosqlite.Connection, money_fen: int) -> _Slot:
-        start, size = 0, _FIRST_CHUNK
-        candidates = self._candidates(money_fen)
-        while start < len(candidates):
-            chunk = candidates[start:start + size]
-            await self._load(conn, [chunk])
-            # amounts held in every eligible scope are skipped with one set comparison each
-            open_amounts = [amount for amount in chunk if not self._scopes <= self._taken.get(amount, _NONE)]
-            chosen = choose_slot(open_amounts, self._codes, self._taken, self._used)
-            if chosen is not None:
-                return _Slot(*chosen)
-            start, size = start + size, size * 2
-        raise AmountsExhausted()
-
-    async def prefetch(self, conn: aiosqlite.Connection, moneys: list[int]) -> None:
-        """Read the first chunk of every price of a batch with one query."""
-        await self._load(conn, [self._candidates(money)[:_FIRST_CHUNK] for money in set(moneys)])
-
-    def _candidates(self, money_fen: int) -> tuple[int, ...]:
-        return amount_candidates(money_fen, self._settings.offset_max_fen, self._settings.offset_direction)
-
-    async def _load(self, conn: aiosqlite.Connection, chunks: list[tuple[int, ...]]) -> None:
-        """Read which scopes hold each not yet loaded amount of ``chunks`` (one range seek per span)."""
-        ranges = _merged_ranges([amount for amount in chunk if amount not in self._loaded] for chunk in chunks)
-        if not ranges:
-            return
-        rows = await conn.execute_fetchall(
-            " UNION ALL ".join([_TAKEN_SQL] * len(ranges)), [bound for span in ranges for bound in span]
-        )
-        for amount, scopes in rows:
-            self._taken[amount] = set(scopes.split(_SEPARATOR))
-        for low, high in ranges:
-            self._loaded.update(range(low, high + 1))
-
-    def use(self, slot: _Slot) -> None:
-        """Record a placed order: its slot is taken, its code moves to the back of the rotation."""
-        code = slot.code
-        self.mark_taken(slot)
-        if code.daily_cap_fen is not None:
-            self._used[code.code_id] = self._used.get(code.code_id, 0) + slot.pay_amount_fen
-        self._codes.remove(code)
-        self._codes.append(code)
-        self._touched.append(code.code_id)
-
-    def mark_taken(self, slot: _Slot) -> None:
-        self._taken.setdefault(slot.pay_amount_fen, set()).add(slot.code.scope)
-
-    def touched(self) -> list[tuple[int, int]]:
-        """(last_used_at, code id) updates with increasing stamps in the order the codes were used."""
-        return [(self._first_stamp + i, code_id) for i, code_id in enumerate(self._touched)]
-
-
-def _merged_ranges(amount_lists: Iterable[list[int]]) -> list[tuple[int, int]]:
-    """Non-overlapping (low, high) ranges covering each non-empty list's span."""
-    spans = sorted((min(amounts), max(amounts)) for amounts in amount_lists if amounts)
-    merged: list[tuple[int, int]] = []
-    for low, high in spans:
-        if merged and low <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
-        else:
-            merged.append((low, high))
-    return merged
 
 
 def _insert_params(order: Order) -> tuple[object, ...]:

@@ -1,0 +1,169 @@
+"""The allocator's view of the QR pool, kept in memory between write transactions.
+
+Reading the eligible codes (with today's use of capped ones) and the live slots of popular prices costs
+far more than placing an order, so the view outlives its transaction. It is trusted only while the
+database's allocation epoch (bumped by triggers on every relevant change, whoever makes it) equals the
+epoch recorded when the view was last written back; otherwise it is read afresh.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agent.allocation.amounts import EligibleCode, amount_candidates, choose_slot, scope_key
+from agent.settings import Settings
+
+_FIRST_CHUNK = 8  # candidate amounts whose taken slots are read at once; doubles when all are taken
+
+_ELIGIBLE_SQL = (
+    "SELECT c.id, c.account_id, c.terminal_id, p.has_terminal, c.daily_cap_fen, c.last_used_at, "
+    # today's (China time) paid and pending pay amounts, for capped codes only
+    "CASE WHEN c.daily_cap_fen IS NULL THEN 0 ELSE (SELECT coalesce(sum(o.pay_amount_fen), 0) FROM orders o "
+    "WHERE o.code_id = c.id AND o.created_at >= ? AND o.status IN ('pending', 'paid')) END "
+    "FROM codes c JOIN accounts a ON a.id = c.account_id JOIN platforms p ON p.id = a.platform_id "
+    "WHERE c.enabled = 1 AND a.enabled = 1 AND a.health = 'ok' ORDER BY c.last_used_at, c.id"
+)
+# Scopes never contain the unit separator; were one to, the unique index would still refuse the clash.
+_SEPARATOR = "\x1f"
+_NONE: frozenset[str] = frozenset()
+_TAKEN_SQL = (
+    "SELECT pay_amount_fen, group_concat(scope, char(31)) FROM orders INDEXED BY orders_live_by_amount "
+    "WHERE status = 'pending' AND pay_amount_fen BETWEEN ? AND ? GROUP BY pay_amount_fen"
+)
+
+
+class AllocationError(Exception):
+    """No order can be placed now; ``str(exc)`` is a Chinese message fit for the merchant."""
+
+
+class NoCodeAvailable(AllocationError):
+    def __init__(self) -> None:
+        super().__init__("暂无可用的收款码，请稍后再试")
+
+
+class AmountsExhausted(AllocationError):
+    def __init__(self) -> None:
+        super().__init__("该金额的可用收款名额已满，请稍后再试或更换金额")
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    code: EligibleCode
+    pay_amount_fen: int
+
+
+class PoolView:
+    """Eligible codes in rotation order, today's use of capped codes, and the live slots read so far.
+
+    Taken (scope, amount) pairs are read lazily, a few candidate amounts at a time, because the price
+    itself is usually free somewhere and reading every offset of every scope would be wasted work.
+    """
+
+    def __init__(
+        self, codes: list[EligibleCode], used_today: dict[int, int], last_stamp: int, day_start: int,
+        settings: Settings,
+    ) -> None:
+        self._codes = codes  # least recently used first
+        self._scopes = frozenset(code.scope for code in codes)
+        self._used = used_today  # capped codes only
+        self._last_stamp = last_stamp
+        self.day_start = day_start
+        self._settings = settings
+        self._taken: dict[int, set[str]] = {}  # amount -> scopes holding it
+        self._loaded: set[int] = set()
+        self._touched: list[int] = []
+        self._first_stamp = last_stamp + 1
+        self.epoch: int | None = None  # the allocation epoch this view matches, set when written back
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection, day_start: int, settings: Settings) -> PoolView:
+        """Read the eligible codes (LRU order) and today's use of the capped ones."""
+        rows = conn.execute(_ELIGIBLE_SQL, (day_start,)).fetchall()
+        codes = [EligibleCode(row[0], row[1], scope_key(row[1], row[2], bool(row[3])), row[4]) for row in rows]
+        used_today = {row[0]: row[6] for row in rows if row[4] is not None}
+        return cls(codes, used_today, max((row[5] for row in rows), default=0), day_start, settings)
+
+    def begin(self, now: int) -> None:
+        """Start a transaction's work: rotation stamps continue after the latest one, so the order of uses
+        survives equal clocks."""
+        self._touched = []
+        self._first_stamp = max(now, self._last_stamp + 1)
+
+    def release(self, expired: Iterable[Sequence[Any]]) -> None:
+        """Forget orders that just expired, given as (scope, pay_amount_fen, code_id, created_at) rows."""
+        for scope, amount, code_id, created_at in expired:
+            self._taken.get(amount, set()).discard(scope)
+            if code_id in self._used and created_at >= self.day_start:
+                self._used[code_id] -= amount
+
+    def next(self, conn: sqlite3.Connection, money_fen: int) -> Slot:
+        """The best free slot for a price: raises NoCodeAvailable or AmountsExhausted."""
+        if not self._codes:
+            raise NoCodeAvailable()
+        start, size = 0, _FIRST_CHUNK
+        candidates = self._candidates(money_fen)
+        while start < len(candidates):
+            chunk = candidates[start:start + size]
+            self._load(conn, [chunk])
+            # amounts held in every eligible scope are skipped with one set comparison each
+            open_amounts = [amount for amount in chunk if not self._scopes <= self._taken.get(amount, _NONE)]
+            chosen = choose_slot(open_amounts, self._codes, self._taken, self._used)
+            if chosen is not None:
+                return Slot(*chosen)
+            start, size = start + size, size * 2
+        raise AmountsExhausted()
+
+    def prefetch(self, conn: sqlite3.Connection, moneys: Iterable[int]) -> None:
+        """Read the first chunk of every price of a batch with one query."""
+        self._load(conn, [self._candidates(money)[:_FIRST_CHUNK] for money in set(moneys)])
+
+    def _candidates(self, money_fen: int) -> tuple[int, ...]:
+        return amount_candidates(money_fen, self._settings.offset_max_fen, self._settings.offset_direction)
+
+    def _load(self, conn: sqlite3.Connection, chunks: list[tuple[int, ...]]) -> None:
+        """Read which scopes hold each not yet loaded amount of ``chunks`` (one range seek per span)."""
+        ranges = _merged_ranges([amount for amount in chunk if amount not in self._loaded] for chunk in chunks)
+        if not ranges:
+            return
+        rows = conn.execute(
+            " UNION ALL ".join([_TAKEN_SQL] * len(ranges)), [bound for span in ranges for bound in span]
+        ).fetchall()
+        for amount, scopes in rows:
+            self._taken[amount] = set(scopes.split(_SEPARATOR))
+        for low, high in ranges:
+            self._loaded.update(range(low, high + 1))
+
+    def use(self, slot: Slot) -> None:
+        """Record a placed order: its slot is taken, its code moves to the back of the rotation."""
+        code = slot.code
+        self.mark_taken(slot)
+        if code.daily_cap_fen is not None:
+            self._used[code.code_id] = self._used.get(code.code_id, 0) + slot.pay_amount_fen
+        self._codes.remove(code)
+        self._codes.append(code)
+        self._touched.append(code.code_id)
+
+    def mark_taken(self, slot: Slot) -> None:
+        self._taken.setdefault(slot.pay_amount_fen, set()).add(slot.code.scope)
+
+    def touched(self) -> list[tuple[int, int]]:
+        """(last_used_at, code id) updates with increasing stamps in the order this transaction used codes."""
+        stamps = [(self._first_stamp + i, code_id) for i, code_id in enumerate(self._touched)]
+        if stamps:
+            self._last_stamp = stamps[-1][0]
+        return stamps
+
+
+def _merged_ranges(amount_lists: Iterable[list[int]]) -> list[tuple[int, int]]:
+    """Non-overlapping (low, high) ranges covering each non-empty list's span."""
+    spans = sorted((min(amounts), max(amounts)) for amounts in amount_lists if amounts)
+    merged: list[tuple[int, int]] = []
+    for low, high in spans:
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
+        else:
+            merged.append((low, high))
+    return merged
