@@ -20,6 +20,10 @@ log = structlog.get_logger(__name__)
 
 _T = TypeVar("_T")
 
+_CHECKPOINT_INTERVAL_SECONDS = 1.0
+_WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL file is cut back to after a checkpoint
+_WAL_REWIND_FRAMES = 16_384  # pages (64 MB) past which the background checkpoint makes the WAL start over
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -46,6 +50,8 @@ class Database:
         self.path = Path(path)
         self._conn: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._checkpointer: aiosqlite.Connection | None = None
+        self._checkpoints: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
 
     async def __aenter__(self) -> Database:
@@ -53,7 +59,10 @@ class Database:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         self._conn.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000"):
+        for pragma in (
+            "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000",
+            "wal_autocheckpoint=0", f"journal_size_limit={_WAL_SIZE_LIMIT}",  # see _checkpoint_forever
+        ):
             await self._conn.execute(f"PRAGMA {pragma}")
         await self._migrate()
         # A second connection for plain reads, so a read never sees another task's uncommitted writes.
@@ -61,15 +70,41 @@ class Database:
         self._reader.row_factory = aiosqlite.Row
         for pragma in ("foreign_keys=ON", "busy_timeout=5000", "query_only=ON"):
             await self._reader.execute(f"PRAGMA {pragma}")
+        if str(self.path) != ":memory:":
+            self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
+            self._checkpoints = asyncio.create_task(self._checkpoint_forever(self._checkpointer))
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for conn in (self._reader, self._conn):
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoints
+        for conn in (self._checkpointer, self._reader, self._conn):
             if conn is not None:
-                await conn.close()
-        self._conn = self._reader = None
+                await conn.close()  # the last connection to close checkpoints what is left
+        self._conn = self._reader = self._checkpointer = self._checkpoints = None
+
+    async def _checkpoint_forever(self, conn: aiosqlite.Connection) -> None:
+        """Copy committed pages from the WAL into the database file every second, on a connection of its own.
+
+        Left to itself SQLite checkpoints inside whichever COMMIT crosses 1,000 pages, on the writer's
+        thread (with an fsync), and every order waiting for that transaction waits for the copy too. A
+        PASSIVE checkpoint blocks nobody, but while writes keep coming it never catches up with them, and the
+        WAL only starts again from the beginning after a checkpoint that did: so once the WAL is long, the
+        few frames written since are copied with writers held off, and the next write rewinds the WAL.
+        """
+        while True:
+            await asyncio.sleep(_CHECKPOINT_INTERVAL_SECONDS)
+            try:
+                frames = await _checkpoint(conn, "PASSIVE")
+                if frames > _WAL_REWIND_FRAMES:
+                    async with self._write_lock:
+                        await _checkpoint(conn, "RESTART")
+            except sqlite3.Error as exc:
+                log.warning("wal_checkpoint_failed", error=str(exc))
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -145,6 +180,12 @@ class Database:
     async def fetchval(self, sql: str, params: Iterable[Any] = ()) -> Any:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
+
+
+async def _checkpoint(conn: aiosqlite.Connection, mode: str) -> int:
+    """Run a checkpoint; returns how many frames the WAL held."""
+    rows = await conn.execute_fetchall(f"PRAGMA wal_checkpoint({mode})")
+    return int(next(iter(rows))[1])
 
 
 def _in_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], _T]) -> _T:
