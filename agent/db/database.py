@@ -44,6 +44,7 @@ class Database:
 
     SQLite allows a single writer, so one connection with an asyncio lock around write transactions is
     both the fastest and the simplest correct arrangement; readers see committed data thanks to WAL.
+    Beside the writer: a read-only connection for plain reads and one that checkpoints the WAL.
     """
 
     def __init__(self, path: Path | str) -> None:
