@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     late_payment_grace_seconds: int = Field(default=600, ge=0)
     """After expiry, keep polling an account this long so a late payment is still seen and kept for review."""
 
+    amount_quarantine_seconds: int = Field(default=600, ge=0, le=86400)
+    """After an order stops being pending (paid, expired, closed), no new order gets its (scope, payable amount)
+    for this long: a payer who pays twice or late must find no other order waiting at that amount. For expired
+    orders it is never shorter than ``late_payment_grace_seconds``."""
+
     notify_schedule: tuple[int, ...] = DEFAULT_NOTIFY_SCHEDULE
     """Delays in seconds between notify retries; after the last one the notify is marked failed."""
 
@@ -124,6 +129,12 @@ class Settings(BaseSettings):
     """Chromium path on the machine behind the ``ws://`` endpoints (a ``playwright run-server`` launches it
     for us, with the offline flags); None means the server's own browser. The server honours the path and
     flags only when started with ``--unsafe``; otherwise it drops them and launches its own."""
+
+    @property
+    def quarantine_ms(self) -> tuple[int, int]:
+        """(after paid or closed, after expired) quarantine of a slot in milliseconds."""
+        paid = self.amount_quarantine_seconds * 1000
+        return paid, max(paid, self.late_payment_grace_seconds * 1000)
 
     @property
     def database_path(self) -> Path:

@@ -27,7 +27,13 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings_overrides() -> dict[str, Any]:
+    """Per-test settings: ``@pytest.mark.parametrize("settings_overrides", [{...}])``."""
+    return {}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, settings_overrides: dict[str, Any]) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path / "data",
@@ -35,7 +41,7 @@ def settings(tmp_path: Path) -> Settings:
         host="127.0.0.1",
         port=0,
         browser_agent=False,  # tests that read back offices pass their own factory or switch it on
-    )
+    ).model_copy(update=settings_overrides)
 
 
 @pytest.fixture

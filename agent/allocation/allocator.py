@@ -5,6 +5,7 @@ the next transaction places all of them (group commit). Each batch is one transa
 is made on the data it is written against; the unique partial index ``orders_live_amount`` is the
 backstop should another process write meanwhile (the refused slot is marked taken and the next tried).
 Between transactions the allocator keeps its :class:`PoolView`, valid while the allocation epoch stands.
+A slot whose order ended stays out of reach while quarantined; a trigger refuses it should the view be wrong.
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ _RENEW_SQL = (
     "created_at = ?, expires_at = ? WHERE trade_no = ? AND status = 'expired'"
 )
 _TOUCH_SQL = "UPDATE codes SET last_used_at = ? WHERE id = ?"
+_POLICY_SQL = (
+    "UPDATE amount_quarantine_policy SET paid_ms = ?1, expired_ms = ?2 "
+    "WHERE id = 1 AND (paid_ms != ?1 OR expired_ms != ?2)"
+)
+_FORGET_QUARANTINE_SQL = "DELETE FROM amount_quarantine WHERE until < ?"
+_FORGET_EVERY_MS = 60_000
 
 _T = TypeVar("_T")
 _Work = Callable[[sqlite3.Connection, PoolView, int], _T]
@@ -82,6 +89,7 @@ class Allocator:
         self._queue: list[_Queued] = []
         self._drainer: asyncio.Task[None] | None = None
         self._view: PoolView | None = None  # the pool as the last committed transaction left it
+        self._forgot_at = 0  # when ended quarantines were last deleted
 
     async def create(self, draft: OrderDraft) -> Order:
         """Insert a new pending order; raises AllocationError or DuplicateOutTradeNo."""
@@ -130,6 +138,7 @@ class Allocator:
         def body(conn: sqlite3.Connection) -> tuple[_T, PoolView]:
             view, self._view = self._view, None
             now = now_ms()
+            self._maintain_quarantine(conn, now)
             epoch = _epoch(conn)
             expired = conn.execute(_SWEEP_SQL, (now - self._settings.match_skew_seconds * 1000,)).fetchall()
             day_start = shanghai_day_start_ms(now)
@@ -145,6 +154,17 @@ class Allocator:
 
         result, self._view = await self._db.run_transaction(body)
         return result
+
+    def _maintain_quarantine(self, conn: sqlite3.Connection, now: int) -> None:
+        """Keep the triggers' durations equal to the settings and drop quarantines that ended a while ago.
+
+        Both writes change no choice (an ended quarantine blocks nothing), so the epoch stays where it is. The
+        policy update matches no row unless the settings changed, and costs one primary-key lookup.
+        """
+        conn.execute(_POLICY_SQL, self._settings.quarantine_ms)
+        if now - self._forgot_at >= _FORGET_EVERY_MS:
+            conn.execute(_FORGET_QUARANTINE_SQL, (now - _FORGET_EVERY_MS,))
+            self._forgot_at = now
 
     async def _drain(self) -> None:
         """Place queued drafts batch after batch until the queue is empty."""
@@ -240,7 +260,7 @@ def _epoch(conn: sqlite3.Connection) -> int:
 def _resolve_clash(exc: sqlite3.IntegrityError, view: PoolView, slot: Slot, trade_no: str, now: int) -> str:
     """React to a unique-constraint failure; returns the trade_no to try next."""
     message = str(exc)
-    if "orders.scope" in message:
+    if "orders.scope" in message or "amount_quarantine" in message:
         log.warning("live_amount_clash", scope=slot.code.scope, pay_amount_fen=slot.pay_amount_fen)
         view.mark_taken(slot)
         return trade_no

@@ -4,6 +4,11 @@ Reading the eligible codes (with today's use of capped ones) and the live slots 
 far more than placing an order, so the view outlives its transaction. It is trusted only while the
 database's allocation epoch (bumped by triggers on every relevant change, whoever makes it) equals the
 epoch recorded when the view was last written back; otherwise it is read afresh.
+
+A slot is unavailable while a pending order holds it and, after that order ends, while it is quarantined
+(``amount_quarantine``, migration 0008): a payer's second or late payment must find no new order at that
+amount. Quarantine ends with time rather than with a write, so the view keeps each slot's end and compares it
+with the transaction's clock.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ _NONE: frozenset[str] = frozenset()
 _TAKEN_SQL = (
     "SELECT pay_amount_fen, group_concat(scope, char(31)) FROM orders INDEXED BY orders_live_by_amount "
     "WHERE status = 'pending' AND pay_amount_fen BETWEEN ? AND ? GROUP BY pay_amount_fen"
+)
+_QUARANTINED_SQL = (
+    "SELECT pay_amount_fen, scope, until FROM amount_quarantine WHERE pay_amount_fen BETWEEN ? AND ? AND until > ?"
 )
 
 
@@ -73,6 +81,9 @@ class PoolView:
         self.day_start = day_start
         self._settings = settings
         self._taken: dict[int, set[str]] = {}  # amount -> scopes holding it
+        self._quarantined: dict[int, dict[str, int]] = {}  # amount -> scope -> quarantined until (epoch ms)
+        self._quarantine_ms = settings.quarantine_ms
+        self._now = last_stamp
         self._loaded: set[int] = set()
         self._touched: list[int] = []
         self._first_stamp = last_stamp + 1
@@ -90,12 +101,17 @@ class PoolView:
         """Start a transaction's work: rotation stamps continue after the latest one, so the order of uses
         survives equal clocks."""
         self._touched = []
+        self._now = now
         self._first_stamp = max(now, self._last_stamp + 1)
 
     def release(self, expired: Iterable[Sequence[Any]]) -> None:
-        """Forget orders that just expired, given as (scope, pay_amount_fen, code_id, created_at) rows."""
+        """Move orders that just expired, given as (scope, pay_amount_fen, code_id, created_at) rows, from
+        their live slot into quarantine (the trigger wrote the same into the database)."""
+        until = self._now + self._quarantine_ms[1]
         for scope, amount, code_id, created_at in expired:
             self._taken.get(amount, set()).discard(scope)
+            if amount in self._loaded:
+                self._quarantined.setdefault(amount, {})[scope] = until
             if code_id in self._used and created_at >= self.day_start:
                 self._used[code_id] -= amount
 
@@ -109,8 +125,9 @@ class PoolView:
             chunk = candidates[start:start + size]
             self._load(conn, [chunk])
             # amounts held in every eligible scope are skipped with one set comparison each
-            open_amounts = [amount for amount in chunk if not self._scopes <= self._taken.get(amount, _NONE)]
-            chosen = choose_slot(open_amounts, self._codes, self._taken, self._used)
+            blocked = {amount: self._blocked(amount) for amount in chunk}
+            open_amounts = [amount for amount in chunk if not self._scopes <= blocked[amount]]
+            chosen = choose_slot(open_amounts, self._codes, blocked, self._used)
             if chosen is not None:
                 return Slot(*chosen)
             start, size = start + size, size * 2
@@ -119,6 +136,15 @@ class PoolView:
     def prefetch(self, conn: sqlite3.Connection, moneys: Iterable[int]) -> None:
         """Read the first chunk of every price of a batch with one query."""
         self._load(conn, [self._candidates(money)[:_FIRST_CHUNK] for money in set(moneys)])
+
+    def _blocked(self, amount: int) -> set[str] | frozenset[str]:
+        """Scopes of eligible codes that cannot take ``amount`` now: held by a pending order, or overlapping a
+        slot still in quarantine (an account-wide scope and that account's terminal scopes overlap)."""
+        taken = self._taken.get(amount, _NONE)
+        quarantined = [scope for scope, until in self._quarantined.get(amount, {}).items() if until > self._now]
+        if not quarantined:
+            return taken
+        return taken | {scope for scope in self._scopes if any(_overlap(scope, q) for q in quarantined)}
 
     def _candidates(self, money_fen: int) -> tuple[int, ...]:
         return amount_candidates(money_fen, self._settings.offset_max_fen, self._settings.offset_direction)
@@ -133,6 +159,12 @@ class PoolView:
         ).fetchall()
         for amount, scopes in rows:
             self._taken[amount] = set(scopes.split(_SEPARATOR))
+        quarantined = conn.execute(
+            " UNION ALL ".join([_QUARANTINED_SQL] * len(ranges)),
+            [value for low, high in ranges for value in (low, high, self._now)],
+        ).fetchall()
+        for amount, scope, until in quarantined:
+            self._quarantined.setdefault(amount, {})[scope] = until
         for low, high in ranges:
             self._loaded.update(range(low, high + 1))
 
@@ -155,6 +187,15 @@ class PoolView:
         if stamps:
             self._last_stamp = stamps[-1][0]
         return stamps
+
+
+def _overlap(scope: str, other: str) -> bool:
+    """Whether one payment could fit orders of both scopes: the same scope, or an account's terminal-less
+    scope ("a1") and one of its terminal scopes ("a1:tT1")."""
+    if scope == other:
+        return True
+    short, long = sorted((scope, other), key=len)
+    return long.startswith(short + ":t")
 
 
 def _merged_ranges(amount_lists: Iterable[list[int]]) -> list[tuple[int, int]]:

@@ -34,9 +34,23 @@ _CANDIDATES_SQL = (
     "WHERE o.account_id = ? AND (o.status = 'pending' OR (o.status = 'expired' AND o.expires_at >= ?))"
 )
 _UNMATCHED_SQL = (
-    "SELECT account_id, provider_trade_no, amount_fen, channel, paid_at, terminal_id "
+    "SELECT account_id, provider_trade_no AS trade_no, amount_fen, channel, paid_at, terminal_id, seen_at "
     "FROM provider_transactions WHERE account_id = ? AND status = 'unmatched' AND paid_at >= ?"
 )
+# Unmatched payments that landed on a quarantined slot, with the order whose slot it was. The slot's scope
+# fits the payment as in the matcher: the account-wide scope, or the payment's own terminal (any terminal
+# when the record names none). Only recently seen payments are looked at; quarantines never last longer.
+_DUPLICATES_SQL = (
+    "SELECT t.id, t.provider_trade_no, t.amount_fen, ("
+    " SELECT q.trade_no FROM amount_quarantine q"
+    " WHERE q.pay_amount_fen = t.amount_fen AND q.until >= t.seen_at AND (q.scope = 'a' || t.account_id"
+    "  OR (substr(q.scope, 1, length(t.account_id) + 3) = 'a' || t.account_id || ':t'"
+    "   AND (t.terminal_id IS NULL OR q.scope = 'a' || t.account_id || ':t' || t.terminal_id)))"
+    " ORDER BY q.until DESC LIMIT 1) AS duplicate_of "
+    "FROM provider_transactions t INDEXED BY provider_transactions_unflagged "
+    "WHERE t.account_id = ? AND t.status = 'unmatched' AND t.duplicate_of IS NULL AND t.seen_at >= ?"
+)
+_DUPLICATE_WINDOW_MS = 86_400_000  # the longest quarantine settings allow
 
 
 class OrderStateError(Exception):
@@ -83,11 +97,20 @@ async def match_account(
     its transaction stays unmatched.
     """
     now = now_ms() if now is None else now
-    candidates = [Candidate(*row) for row in await db.fetchall(_CANDIDATES_SQL, (account_id, now - grace_ms))]
+    confirmed = await _confirm_matches(db, account_id, skew_ms=skew_ms, grace_ms=grace_ms, now=now)
+    await flag_duplicates(db, account_id, now=now)
+    return confirmed
+
+
+async def _confirm_matches(
+    db: Database, account_id: int, *, skew_ms: int, grace_ms: int, now: int
+) -> list[Confirmation]:
+    rows = await db.fetchall(_CANDIDATES_SQL, (account_id, now - grace_ms))
+    candidates = [Candidate(**dict(row)) for row in rows]
     if not candidates:
         return []
     oldest = min(order.created_at for order in candidates) - skew_ms
-    payments = [Payment(*row) for row in await db.fetchall(_UNMATCHED_SQL, (account_id, oldest))]
+    payments = [Payment(**dict(row)) for row in await db.fetchall(_UNMATCHED_SQL, (account_id, oldest))]
     confirmed = []
     for assignment in match(payments, candidates, skew_ms):
         payment, order = assignment.payment, assignment.order
@@ -102,6 +125,29 @@ async def match_account(
         metrics.order_confirmed(order.created_at, now_ms())
         confirmed.append(Confirmation(order.trade_no, payment.trade_no, payment.paid_at))
     return confirmed
+
+
+async def flag_duplicates(db: Database, account_id: int, *, now: int | None = None) -> int:
+    """Name the order whose quarantined slot each new unmatched payment landed on ("疑似重复付款").
+
+    Run after matching: such a payment confirmed nothing (no order may take a quarantined slot), and the
+    admin console shows it beside that order. Returns how many payments were flagged.
+    """
+    now = now_ms() if now is None else now
+    rows = await db.fetchall(_DUPLICATES_SQL, (account_id, now - _DUPLICATE_WINDOW_MS))
+    found = [row for row in rows if row["duplicate_of"] is not None]
+    if not found:
+        return 0
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "UPDATE provider_transactions SET duplicate_of = ? WHERE id = ? AND status = 'unmatched'",
+            [(row["duplicate_of"], row["id"]) for row in found],
+        )
+    for row in found:
+        log.warning("duplicate_payment", account_id=account_id, provider_trade_no=row["provider_trade_no"],
+                    amount_fen=row["amount_fen"], duplicate_of=row["duplicate_of"])
+        metrics.duplicate_payment_seen()
+    return len(found)
 
 
 async def confirm_order(

@@ -21,6 +21,7 @@ class Payment:
     channel: str  # a Channel value, comparable to an order's epay type
     paid_at: int
     terminal_id: str | None
+    seen_at: int  # when we first read it (our clock): an order created after that was not what it paid for
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,21 +44,26 @@ class Assignment:
 
 
 def fits(payment: Payment, order: Candidate, skew_ms: int) -> bool:
-    """Whether ``payment`` may confirm ``order`` by every rule except "each at most once"."""
+    """Whether ``payment`` may confirm ``order`` by every rule except "each at most once".
+
+    The skew lets a provider's clock run ahead of ours, but a payment we had already read before the order
+    existed was made for something else (a stray or duplicate payment), whatever its paid_at says.
+    """
     return (
         payment.account_id == order.account_id
         and payment.amount_fen == order.pay_amount_fen
         and (payment.terminal_id is None or order.terminal_id is None or payment.terminal_id == order.terminal_id)
         and (order.type is None or order.type == payment.channel)
         and order.created_at - skew_ms <= payment.paid_at <= order.expires_at + skew_ms
+        and order.created_at <= payment.seen_at
     )
 
 
-def _processing_order(payment: Payment) -> tuple[int, int, str, int, str, str]:
+def _processing_order(payment: Payment) -> tuple[int, int, str, int, str, str, int]:
     """Payments are taken by paid_at, then trade no; the rest only makes duplicates deterministic."""
     return (
         payment.paid_at, payment.account_id, payment.trade_no,
-        payment.amount_fen, payment.channel, payment.terminal_id or "",
+        payment.amount_fen, payment.channel, payment.terminal_id or "", payment.seen_at,
     )
 
 

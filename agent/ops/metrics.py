@@ -23,6 +23,11 @@ from agent.keys import DB, SETTINGS
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 CONFIRMATIONS = Counter("mapay_confirmations", "Orders confirmed paid by a matched provider payment.", registry=REGISTRY)
+DUPLICATES = Counter(
+    "mapay_duplicate_payments",
+    "Provider payments that landed on a quarantined amount slot (a payer paid twice or late); never confirmed.",
+    registry=REGISTRY,
+)
 CONFIRMATION_SECONDS = Histogram(
     "mapay_order_confirmation_seconds",
     "Time from order creation to its confirmation.",
@@ -54,6 +59,10 @@ def order_confirmed(created_at_ms: int, confirmed_at_ms: int) -> None:
     """Call once when an order turns paid (times in ms epoch, as stored)."""
     CONFIRMATIONS.inc()
     CONFIRMATION_SECONDS.observe(max(0, confirmed_at_ms - created_at_ms) / 1000)
+
+
+def duplicate_payment_seen() -> None:
+    DUPLICATES.inc()
 
 
 def poll_done(platform: str, ok: bool) -> None:
@@ -98,17 +107,37 @@ class _OrderCounts(Collector):
         yield family
 
 
+class _UnmatchedCounts(Collector):
+    """Provider payments waiting for review, duplicates (a quarantined slot paid again) apart from the rest."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "mapay_unmatched_payments", "Provider payments no order claimed, awaiting review.", labels=["kind"]
+        )
+        for kind in ("duplicate", "other"):
+            family.add_metric([kind], self._counts.get(kind, 0))
+        yield family
+
+
 class _Forward(Collector):
     def collect(self) -> Iterable[Metric]:
         return REGISTRY.collect()
 
 
 async def render(app: web.Application) -> bytes:
-    """The exposition text: the process-wide metrics plus this gateway's orders by status."""
+    """The exposition text: the process-wide metrics plus this gateway's orders and unmatched payments."""
     rows = await app[DB].fetchall("SELECT status, count(*) FROM orders GROUP BY status")
+    unmatched = await app[DB].fetchall(
+        "SELECT CASE WHEN duplicate_of IS NULL THEN 'other' ELSE 'duplicate' END, count(*) "
+        "FROM provider_transactions WHERE status = 'unmatched' GROUP BY 1"
+    )
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(_Forward())
     scrape.register(_OrderCounts({row[0]: row[1] for row in rows}))
+    scrape.register(_UnmatchedCounts({row[0]: row[1] for row in unmatched}))
     return generate_latest(scrape)
 
 

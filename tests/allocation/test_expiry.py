@@ -1,6 +1,10 @@
-"""Expired orders free their amount slot, but only once the matching skew has passed."""
+"""Expired orders free their amount slot, but only once the matching skew and the slot's quarantine passed."""
 
 from __future__ import annotations
+
+from typing import Any
+
+import pytest
 
 from agent.db import now_ms
 from agent.keys import DB
@@ -21,6 +25,10 @@ async def _order(gateway: RunningGateway, trade_no: str) -> tuple[str, int]:
     return row[0], row[1]
 
 
+NO_QUARANTINE: dict[str, Any] = {"amount_quarantine_seconds": 0, "late_payment_grace_seconds": 0}
+
+
+@pytest.mark.parametrize("settings_overrides", [NO_QUARANTINE])
 async def test_an_order_past_expiry_and_skew_frees_its_amount(gateway: RunningGateway, merchant: Merchant) -> None:
     await add_code(gateway, terminal_id="T1")
     old = (await mapi(gateway, merchant, money="6.00"))["trade_no"]
@@ -36,4 +44,13 @@ async def test_within_the_skew_the_slot_stays_reserved(gateway: RunningGateway, 
     await _expire(gateway, old, 1000)
     new = (await mapi(gateway, merchant, money="6.00"))["trade_no"]
     assert await _order(gateway, old) == ("pending", 600)
+    assert await _order(gateway, new) == ("pending", 599)
+
+
+async def test_past_expiry_the_slot_stays_quarantined(gateway: RunningGateway, merchant: Merchant) -> None:
+    await add_code(gateway, terminal_id="T1")
+    old = (await mapi(gateway, merchant, money="6.00"))["trade_no"]
+    await _expire(gateway, old, gateway.settings.match_skew_seconds * 1000 + 1000)
+    new = (await mapi(gateway, merchant, money="6.00"))["trade_no"]
+    assert await _order(gateway, old) == ("expired", 600)
     assert await _order(gateway, new) == ("pending", 599)

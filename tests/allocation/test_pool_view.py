@@ -7,6 +7,8 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
+
 from agent.allocation import Allocator, DuplicateOutTradeNo, OrderDraft
 from agent.keys import DB
 from agent.merchants import Merchant
@@ -42,6 +44,7 @@ async def test_a_code_disabled_elsewhere_gets_no_more_orders(gateway: RunningGat
     assert [row[0] for row in rows] == [second.id]
 
 
+@pytest.mark.parametrize("settings_overrides", [{"amount_quarantine_seconds": 0}])
 async def test_a_slot_freed_elsewhere_is_offered_again_without_offset(
     gateway: RunningGateway, merchant: Merchant
 ) -> None:
@@ -51,6 +54,15 @@ async def test_a_slot_freed_elsewhere_is_offered_again_without_offset(
         conn.execute("UPDATE orders SET status = 'paid' WHERE trade_no = ?", (paid,))
     await mapi(gateway, merchant, money="5.00")
     assert [amount for _, amount in await pay_amounts(gateway)] == [500]
+
+
+async def test_a_slot_paid_elsewhere_is_quarantined(gateway: RunningGateway, merchant: Merchant) -> None:
+    await add_code(gateway, terminal_id="T1")
+    paid = (await mapi(gateway, merchant, money="5.00"))["trade_no"]
+    with other_process(gateway) as conn:
+        conn.execute("UPDATE orders SET status = 'paid' WHERE trade_no = ?", (paid,))
+    await mapi(gateway, merchant, money="5.00")
+    assert [amount for _, amount in await pay_amounts(gateway)] == [499]  # the live orders
 
 
 async def test_an_order_inserted_elsewhere_is_not_offered_twice(gateway: RunningGateway, merchant: Merchant) -> None:

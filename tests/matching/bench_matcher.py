@@ -32,7 +32,7 @@ def workload(orders: int, payments: int, amounts: int, seed: int) -> tuple[list[
         paid.append(Payment(
             account_id=1, trade_no=f"P{i:06d}", amount_fen=target.pay_amount_fen,
             channel=target.type or "alipay", paid_at=target.created_at + rnd.randrange(0, 300_000),
-            terminal_id=target.terminal_id if rnd.random() < 0.8 else None,
+            terminal_id=target.terminal_id if rnd.random() < 0.8 else None, seen_at=target.expires_at,
         ))
     return paid, candidates
 

@@ -21,7 +21,7 @@ def order(trade_no: str = "O1", **changes: Any) -> Candidate:
 
 def payment(trade_no: str = "P1", **changes: Any) -> Payment:
     base = Payment(account_id=1, trade_no=trade_no, amount_fen=1000, channel="alipay", paid_at=T0 + 60_000,
-                   terminal_id="T1")
+                   terminal_id="T1", seen_at=T0 + 63_000)
     return replace(base, **changes)
 
 
@@ -113,3 +113,10 @@ def test_payments_are_taken_by_paid_at_then_trade_no() -> None:
 
 def test_unmatched_payments_are_absent_from_the_result() -> None:
     assert pairs([payment(amount_fen=1), payment("P2")], [order()]) == [("P2", "O1")]
+
+
+def test_a_payment_read_before_the_order_existed_cannot_confirm_it() -> None:
+    # Paid within the skew before creation: a provider clock running ahead. Read before it existed: a stray.
+    early = payment(paid_at=T0 - 10_000, seen_at=T0 + 3_000)
+    assert pairs([early], [order()]) == [("P1", "O1")]
+    assert pairs([replace(early, seen_at=T0 - 1)], [order()]) == []

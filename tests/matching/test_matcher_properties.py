@@ -32,7 +32,7 @@ def candidates(draw: st.DrawFn) -> list[Candidate]:
 
 payment = st.builds(
     Payment, account_id=accounts, trade_no=st.sampled_from([f"P{i}" for i in range(15)]),
-    amount_fen=amounts, channel=channels, paid_at=times, terminal_id=terminals,
+    amount_fen=amounts, channel=channels, paid_at=times, terminal_id=terminals, seen_at=times,
 )
 payments = st.lists(payment, max_size=15)  # may repeat a trade no, as an overlapping page read would
 # What the database holds: UNIQUE(account_id, provider_trade_no).
