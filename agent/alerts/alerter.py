@@ -66,6 +66,7 @@ class Alerter:
         self._db = db
         self._settings = settings
         self._urls = list(settings.alert_urls)
+        self._channels = channels.Channels(self._urls)
         self._repeat_ms = int(settings.alert_repeat_hours * 3_600_000)
         self._window_ms = int(settings.alert_rate_window_seconds * 1000)
         self._states: dict[str, KeyState] = {}
@@ -97,6 +98,7 @@ class Alerter:
         for task in list(self._in_flight):
             task.cancel()
         await asyncio.gather(*self._in_flight, return_exceptions=True)
+        self._channels.close()
         for alert, attempted_at in self._held:
             self._undelivered(alert.key, attempted_at)
         await self._save()
@@ -219,7 +221,7 @@ class Alerter:
     async def _deliver(self, job: _Job) -> None:
         ok = False
         try:
-            deliveries = await channels.deliver(self._urls, job.alert, self._settings.alert_send_timeout_seconds)
+            deliveries = await self._channels.deliver(job.alert, self._settings.alert_send_timeout_seconds)
             for failed in (d for d in deliveries if not d.ok):
                 log.warning("alert_channel_failed", channel=failed.label, service=failed.service,
                             outcome=failed.outcome.value, alert=job.alert.key)

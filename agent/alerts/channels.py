@@ -1,19 +1,24 @@
-"""Delivering one alert through Apprise: one outcome per configured URL, and never a URL in a log line.
+"""Delivering alerts through Apprise: one outcome per configured URL, and never a URL in a log line.
 
 Apprise URLs carry the channel's credentials (a bot token, a webhook path, a password), and even
 Apprise's own "privacy" form keeps webhook paths and ntfy topics, so a URL is only ever shown as its
 position in ``MAPAY_ALERT_URLS`` and its scheme: ``#2 tgram://…``.
 
-Each URL gets its own ``Apprise`` object for each alert: most plugins throttle a second message through
-the same object by sleeping 5.5 s, and the URLs are sent to concurrently, each bounded by the timeout.
+Each URL sends from a thread of its own. Apprise's plugins make blocking HTTP requests, and in its async
+mode they share one small pool: a channel that never answers would hold its workers until their socket
+timeouts and starve the healthy channels. Here a hanging channel only delays its own later messages, and
+we stop waiting for it after the timeout. Each send builds a fresh ``Apprise`` object, because most
+plugins throttle a second message through the same object by sleeping 5.5 s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
+from types import TracebackType
 
 import apprise
 
@@ -57,30 +62,53 @@ def quiet_apprise_logging() -> None:
         logger.addHandler(logging.NullHandler())
 
 
-async def deliver(urls: list[str], alert: Alert, seconds: float) -> list[Delivery]:
-    """Send ``alert`` to every URL at once; each outcome comes back, none raises, none outlasts ``seconds``."""
-    return list(await asyncio.gather(*(_deliver_one(i, url, alert, seconds) for i, url in enumerate(urls, 1))))
+class Channels:
+    """The configured URLs with one sending thread each; use as ``with Channels(urls) as channels``."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self._urls = list(urls)
+        self._threads = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"alert-channel-{index}")
+            for index in range(1, len(self._urls) + 1)
+        ]
+
+    def __enter__(self) -> Channels:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return len(self._urls)
+
+    def close(self) -> None:
+        """Drop queued sends; one already running ends on its own socket timeout, in its own thread."""
+        for thread in self._threads:
+            thread.shutdown(wait=False, cancel_futures=True)
+
+    async def deliver(self, alert: Alert, seconds: float) -> list[Delivery]:
+        """Send ``alert`` to every URL at once; each outcome comes back, none raises, none outlasts ``seconds``."""
+        return list(await asyncio.gather(*(self._deliver_one(i, alert, seconds) for i in range(len(self._urls)))))
+
+    async def _deliver_one(self, position: int, alert: Alert, seconds: float) -> Delivery:
+        label = url_label(position + 1, self._urls[position])
+        channel = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))  # send on the calling thread
+        if not channel.add(self._urls[position]):
+            return Delivery(label, "?", Outcome.INVALID)
+        service = str(next(iter(channel)).service_name)
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(seconds):  # cancelling also drops the send if it is still queued
+                sent = await loop.run_in_executor(self._threads[position], _send, channel, alert)
+        except TimeoutError:
+            return Delivery(label, service, Outcome.TIMEOUT)
+        except Exception:  # a plugin bug must not reach the alert worker
+            return Delivery(label, service, Outcome.FAILED)
+        return Delivery(label, service, Outcome.SENT if sent else Outcome.FAILED)
 
 
-async def _deliver_one(index: int, url: str, alert: Alert, seconds: float) -> Delivery:
-    label = url_label(index, url)
-    channel = apprise.Apprise()
-    if not channel.add(url):
-        return Delivery(label, "?", Outcome.INVALID)
-    service = str(next(iter(channel)).service_name)
-    try:
-        # Apprise's own call timeout reports unfinished services; ours is the guarantee, since a plugin's
-        # blocking request runs in a worker thread that cancellation cannot stop (it ends on its socket timeout).
-        async with asyncio.timeout(seconds + 1.0):
-            result = await channel.async_notify(
-                body=alert.body, title=alert.title, notify_type=alert.level.value, body_format="text", timeout=seconds,
-            )
-    except TimeoutError:
-        return Delivery(label, service, Outcome.TIMEOUT)
-    except Exception:  # a plugin bug must not reach the alert worker
-        return Delivery(label, service, Outcome.FAILED)
-    with result:
-        if result:
-            return Delivery(label, service, Outcome.SENT)
-        timed_out = result.timeout_count > 0
-    return Delivery(label, service, Outcome.TIMEOUT if timed_out else Outcome.FAILED)
+def _send(channel: apprise.Apprise, alert: Alert) -> bool:
+    with channel.notify(body=alert.body, title=alert.title, notify_type=alert.level.value, body_format="text") as result:
+        return bool(result)

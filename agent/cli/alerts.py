@@ -32,7 +32,8 @@ async def alert_test(ctx: CliContext, args: argparse.Namespace) -> int:
     if not urls:
         return fail("未配置告警通道：请设置 MAPAY_ALERT_URLS（Apprise URL，多个用空格或逗号分隔）")
     channels.quiet_apprise_logging()
-    deliveries = await channels.deliver(urls, messages.channel_check(), ctx.settings.alert_send_timeout_seconds)
+    with channels.Channels(urls) as configured:
+        deliveries = await configured.deliver(messages.channel_check(), ctx.settings.alert_send_timeout_seconds)
     rows = [
         {"channel": d.label, "service": d.service, "ok": d.ok, "outcome": d.outcome.value,
          "result": OUTCOME_TEXT[d.outcome]}
