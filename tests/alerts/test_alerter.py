@@ -135,3 +135,11 @@ def test_alert_urls_come_from_one_environment_string(monkeypatch: pytest.MonkeyP
     assert urls == ["wecombot://KEY1", "tgram://123:abc/456", "json://127.0.0.1:9/hook"]
     monkeypatch.setenv("MAPAY_ALERT_URLS", "")
     assert Settings(_env_file=None).alert_urls == []  # type: ignore[call-arg]
+
+
+def test_the_admin_settings_page_never_shows_an_alert_url(settings: Settings) -> None:
+    from agent.admin.views.settings_page import effective_settings
+
+    settings = settings.model_copy(update={"alert_urls": ["wecombot://BOTKEY123", "json://hooks.example/p/SECRET"]})
+    (row,) = [row for row in effective_settings(settings) if row.env == "MAPAY_ALERT_URLS"]
+    assert row.value == "#1 wecombot://…, #2 json://…"
