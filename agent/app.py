@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from agent import admin, cashier, intake, notify, ops, polling
+from agent import admin, alerts, cashier, intake, notify, ops, polling
 from agent.browser.agent import install_browser_agent
 from agent.crypto import load_secret_box
 from agent.db import Database
@@ -33,6 +33,7 @@ def create_app(settings: Settings, *, provider_factory: ProviderFactory | None =
     app[SETTINGS] = settings
     app[SECRETS] = load_secret_box(settings)
     app.cleanup_ctx.append(_database)  # first in, last out: every other component may use the database
+    alerts.setup(app)  # next: every later component may raise an alert, and the alerter outlives them
     ops.setup(app)  # before the workers, so its drain gate exists when they start and it outlives them
     intake.setup(app)
     cashier.setup(app)

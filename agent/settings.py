@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _url_list(value: Any) -> Any:
+    """A plain environment string becomes a list: Apprise URLs separated by spaces or commas.
+
+    These are the separators Apprise itself accepts between URLs (a comma inside one is written ``%2C``);
+    a JSON list still works. pydantic-settings would otherwise insist on JSON for a list field.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part for part in text.replace(",", " ").split() if part]
+    return value
+
+
+UrlList = Annotated[list[str], NoDecode, BeforeValidator(_url_list)]
 
 DEFAULT_NOTIFY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600)
 
@@ -129,6 +147,32 @@ class Settings(BaseSettings):
     """Chromium path on the machine behind the ``ws://`` endpoints (a ``playwright run-server`` launches it
     for us, with the offline flags); None means the server's own browser. The server honours the path and
     flags only when started with ``--unsafe``; otherwise it drops them and launches its own."""
+
+    alert_urls: UrlList = Field(default_factory=list)
+    """Where owner alerts go: Apprise URLs (``wecombot://KEY``, ``dingtalk://TOKEN``, ``tgram://BOT/CHAT``,
+    ``bark://HOST/KEY``, ``schan://KEY``, ``mailtos://...``, ``ntfy://TOPIC``, ``json://HOST/PATH``...),
+    separated by spaces or commas. Empty: alerts are only written to the log."""
+
+    alert_degraded_after_seconds: float = Field(default=300.0, ge=0)
+    """Alert when an account has been ``degraded`` (reads failing) for longer than this."""
+
+    alert_notify_unacked_minutes: float = Field(default=30.0, ge=0)
+    """Alert when a paid order's notify has still not been acknowledged by the merchant after this long."""
+
+    alert_repeat_hours: float = Field(default=6.0, gt=0)
+    """The same alert is not sent again within this time, unless its condition cleared and came back."""
+
+    alert_rate_limit: int = Field(default=10, ge=1, le=1000)
+    """Most alerts sent per ``alert_rate_window_seconds``; beyond it one summary alert replaces the rest."""
+
+    alert_rate_window_seconds: float = Field(default=600.0, gt=0)
+    """The window of ``alert_rate_limit``."""
+
+    alert_send_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    """Longest one alert's delivery to all channels may take; a channel still busy then counts as failed."""
+
+    alert_check_seconds: float = Field(default=15.0, gt=0)
+    """How often the database is looked at for conditions the owner must hear about."""
 
     @property
     def quarantine_ms(self) -> tuple[int, int]:

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
-from agent.cli import admin, demo, ops, orders, pool, profiles, transactions
+from agent.cli import admin, alerts, demo, ops, orders, pool, profiles, transactions
 from agent.cli.context import CliContext, open_context
 from agent.log import configure_logging
 from agent.settings import Settings
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     orders.register(commands)
     transactions.register(commands)
     ops.register(commands)
+    alerts.register(commands)
     admin.register(commands)
     profiles.register(commands)
     demo.register(commands)

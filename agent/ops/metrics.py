@@ -42,6 +42,13 @@ CAPTCHAS = Counter(
     registry=REGISTRY,
 )
 NOTIFIES = Counter("mapay_notify_attempts", "Notify HTTP attempts to merchants.", ["outcome"], registry=REGISTRY)
+ALERTS = Counter(
+    "mapay_alerts",
+    "Owner alerts by outcome: sent (a channel took it), failed (none did), merged into a summary, "
+    "logged (no channel configured).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 BROWSER_CONTEXTS = Gauge("mapay_browser_contexts", "Browser contexts currently open.", registry=REGISTRY)
 LOOP_LAG = Gauge(
     "mapay_event_loop_lag_seconds", "How late the event loop woke a timer at the last probe.", registry=REGISTRY
@@ -84,6 +91,11 @@ def captcha_attempted(platform: str, kind: str, ok: bool) -> None:
 def notify_attempted(outcome: str) -> None:
     """``outcome`` is the stored one: acked, rejected or error."""
     NOTIFIES.labels(outcome).inc()
+
+
+def alert_finished(outcome: str) -> None:
+    """``outcome``: sent, failed, merged or logged; one per alert (a summary counts once)."""
+    ALERTS.labels(outcome).inc()
 
 
 def browser_context_opened() -> None:

@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from agent.admin.plumbing import render
+from agent.alerts.channels import url_label
 from agent.keys import SETTINGS
 from agent.settings import Settings
 
@@ -27,6 +28,8 @@ def _shown(name: str, value: object) -> str:
         return "（未设置）"
     if isinstance(value, SecretStr) or any(word in name for word in _SECRET_WORDS):
         return MASK
+    if name == "alert_urls" and isinstance(value, list):  # each URL holds its channel's token: position and scheme
+        return ", ".join(url_label(i, str(url)) for i, url in enumerate(value, 1)) or "（空）"
     if isinstance(value, tuple | list):
         return ", ".join(str(v) for v in value) or "（空）"
     return str(value)
