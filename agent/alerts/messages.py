@@ -65,7 +65,8 @@ class UnmatchedPayment:
     amount_fen: int
     channel: str
     paid_at: int
-    duplicate_of: str | None = None  # trade_no of a paid order this payment seems to pay a second time
+    duplicate_of: str | None = None  # the order whose quarantined amount slot this payment landed on
+    duplicate_status: str | None = None  # that order's status: paid means the payer paid twice
 
 
 def account_key(account_id: int, health: str) -> str:
@@ -185,8 +186,10 @@ def unmatched_key(payment_id: int) -> str:
 
 def unmatched_payment(payment: UnmatchedPayment, base_url: str) -> Alert:
     """A payment no order claims. The one place that decides which variant of the message applies."""
-    if payment.duplicate_of is not None:
+    if payment.duplicate_of is not None and payment.duplicate_status == "paid":
         return _duplicate_payment(payment, base_url)
+    if payment.duplicate_of is not None:
+        return _late_payment(payment, base_url)
     return _stray_payment(payment, base_url)
 
 
@@ -215,9 +218,23 @@ def _duplicate_payment(payment: UnmatchedPayment, base_url: str) -> Alert:
         f"{_payment_line(payment)}，与已付款订单 {payment.duplicate_of} 疑似重复付款（同一付款人付了两次）。\n"
         "请联系付款人核实，退款后忽略这笔记录：\n"
         f"  忽略：mapay transaction dismiss {payment.id} --reason 已退款\n"
-        f"  后台：{base_url}/admin/unmatched"
+        f"  后台：{base_url}/admin/orders/{payment.duplicate_of}"
     )
     title = f"疑似重复付款：{format_yuan(payment.amount_fen)} 元（{payment.account}）"
+    return Alert(unmatched_key(payment.id), title, body)
+
+
+def _late_payment(payment: UnmatchedPayment, base_url: str) -> Alert:
+    ended = "已关闭" if payment.duplicate_status == "closed" else "已过期"
+    body = (
+        f"{_payment_line(payment)}，金额与订单 {payment.duplicate_of} 相同，但该订单{ended}后才付款。\n"
+        "请核实后任选一种处理：\n"
+        f"  关联到该订单（订单会标记已付款并通知商户）：mapay transaction attach {payment.id} "
+        f"{payment.duplicate_of} --reason <原因>\n"
+        f"  退款后忽略：mapay transaction dismiss {payment.id} --reason 已退款\n"
+        f"  后台：{base_url}/admin/orders/{payment.duplicate_of}"
+    )
+    title = f"订单{ended}后收到付款：{format_yuan(payment.amount_fen)} 元（{payment.account}）"
     return Alert(unmatched_key(payment.id), title, body)
 
 

@@ -43,8 +43,9 @@ _STALE_NOTIFIES_SQL = (
 )
 _UNMATCHED_SQL = (
     "SELECT t.id, t.provider_trade_no, t.amount_fen, t.channel, t.paid_at, a.name AS account, p.name AS platform, "
-    "{duplicate_of} AS duplicate_of FROM provider_transactions t JOIN accounts a ON a.id = t.account_id "
-    "JOIN platforms p ON p.id = a.platform_id "
+    "t.duplicate_of, d.status AS duplicate_status FROM provider_transactions t "
+    "JOIN accounts a ON a.id = t.account_id JOIN platforms p ON p.id = a.platform_id "
+    "LEFT JOIN orders d ON d.trade_no = t.duplicate_of "
     "WHERE t.status = 'unmatched' AND t.seen_at > ? AND t.seen_at <= ? ORDER BY t.seen_at, t.id"
 )
 
@@ -64,7 +65,6 @@ class AlertWatcher:
         self._alerter = alerter
         self._settings = settings
         self._base_url = settings.base_url
-        self._duplicate_column: bool | None = None
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -151,23 +151,15 @@ class AlertWatcher:
         upto = now - UNMATCHED_SETTLE_MS
         if upto <= since:
             return
-        sql = _UNMATCHED_SQL.format(duplicate_of="t.duplicate_of" if await self._has_duplicate_column() else "NULL")
-        rows = await self._db.fetchall(sql, (since, upto))
+        rows = await self._db.fetchall(_UNMATCHED_SQL, (since, upto))
         for row in rows:
             payment = UnmatchedPayment(
                 row["id"], row["account"], row["platform"], row["provider_trade_no"], row["amount_fen"],
-                row["channel"], row["paid_at"], row["duplicate_of"],
+                row["channel"], row["paid_at"], row["duplicate_of"], row["duplicate_status"],
             )
             self._alerter.submit(messages.unmatched_payment(payment, self._base_url))
         if rows or _UNMATCHED_CURSOR not in marks:  # an idle round costs no write transaction
             await self._set_mark(_UNMATCHED_CURSOR, upto)
-
-    async def _has_duplicate_column(self) -> bool:
-        """``provider_transactions.duplicate_of`` arrives with another migration; use it once it exists."""
-        if self._duplicate_column is None:
-            columns = await self._db.fetchall("PRAGMA table_info(provider_transactions)")
-            self._duplicate_column = any(column["name"] == "duplicate_of" for column in columns)
-        return self._duplicate_column
 
     # --- marks ------------------------------------------------------------------------------------
 

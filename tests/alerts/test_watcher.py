@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from agent.alerts import ALERTER, messages
 from agent.alerts.watcher import UNMATCHED_SETTLE_MS
 from agent.db import now_ms
 from agent.keys import DB, POOL
-from agent.matching import record_transactions
+from agent.matching import flag_duplicates, record_transactions
 from agent.merchants import Merchant
 from agent.providers.base import HealthState
 from tests.alerts.conftest import ROUNDS_SECONDS
@@ -165,11 +167,24 @@ async def test_a_new_unmatched_payment_alerts_once_with_exact_yuan_and_what_to_d
     assert f"{gateway.url}/admin/unmatched" in text
 
 
-def test_a_suspected_duplicate_payment_has_its_own_message() -> None:
-    payment = messages.UnmatchedPayment(7, "门店一", "收钱吧", "PX1", 1001, "wxpay", 0, duplicate_of="T123")
-    alert = messages.unmatched_payment(payment, "https://pay.example.com")
-    assert alert.title.startswith("疑似重复付款：10.01 元") and "T123" in alert.body and "微信支付" in alert.body
-    plain = messages.unmatched_payment(
-        messages.UnmatchedPayment(7, "门店一", "收钱吧", "PX1", 1001, "wxpay", 0), "https://pay.example.com"
-    )
-    assert plain.title.startswith("未匹配的付款：10.01 元") and plain.key == alert.key
+@pytest.mark.parametrize(("ended", "title"), [("paid", "疑似重复付款：10.00 元"), ("expired", "订单已过期后收到付款")])
+async def test_a_payment_on_a_quarantined_slot_names_its_order(
+    gateway: RunningGateway, merchant: Merchant, receiver: AlertReceiver, ended: str, title: str
+) -> None:
+    """The payer paid twice (or after the order ended): the alert names the order and where to look."""
+    code = await add_code(gateway.app, terminal_id="T1")
+    order = await insert_order(gateway.app, merchant, code, money_fen=1000)
+    db = gateway.app[DB]
+    async with db.transaction() as conn:  # the order ends: its slot is quarantined by the database
+        await conn.execute("UPDATE orders SET status = ? WHERE trade_no = ?", (ended, order.trade_no))
+    payment = transaction(1000, now_ms(), terminal_id="T1")
+    await record_transactions(db, code.account_id, [payment])
+    assert await flag_duplicates(db, code.account_id) == 1
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE provider_transactions SET seen_at = ? WHERE provider_trade_no = ?",
+            (now_ms() - UNMATCHED_SETTLE_MS + 300, payment.trade_no),
+        )
+    text = await _one_alert(receiver)
+    assert title in text and order.trade_no in text and f"{gateway.url}/admin/orders/{order.trade_no}" in text
+
