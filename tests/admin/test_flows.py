@@ -237,3 +237,21 @@ async def test_attach_an_unmatched_payment_and_dismiss_another(console: Console,
     rows = await db.fetchall("SELECT provider_trade_no, status FROM provider_transactions")
     statuses = {row["provider_trade_no"]: row["status"] for row in rows}
     assert statuses == {wrong.trade_no: "matched", stray.trade_no: "dismissed"}
+
+
+async def test_a_duplicate_payment_is_shown_beside_the_order_it_duplicates(console: Console, merchant: Merchant) -> None:
+    """The payer paid twice: the second payment confirms nothing and shows up on the first order's page."""
+    app = console.gateway.app
+    code = await add_code(app)
+    order = await insert_order(app, merchant, code, money_fen=1000)
+    first, again = transaction(1000, now_ms(), terminal_id="T1"), transaction(1000, now_ms() + 1, terminal_id="T1")
+    await record_transactions(app[DB], code.account_id, [first])
+    assert await match_account(app[DB], code.account_id, skew_ms=30_000, grace_ms=600_000)
+    await record_transactions(app[DB], code.account_id, [first, again])
+    assert await match_account(app[DB], code.account_id, skew_ms=30_000, grace_ms=600_000) == []
+    await console.open(f"/orders/{order.trade_no}")
+    stray = console.page.locator("[data-stray]")
+    await expect(stray).to_contain_text("疑似重复付款")
+    await expect(stray).to_contain_text(again.trade_no)
+    await console.open("/unmatched")
+    await expect(console.page.locator(f"[data-duplicate-of='{order.trade_no}']")).to_contain_text("疑似重复付款")

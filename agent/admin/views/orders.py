@@ -112,6 +112,10 @@ async def _timeline(request: web.Request, trade_no: str) -> dict[str, Any]:
             "SELECT id, provider_trade_no, amount_fen, channel, paid_at, terminal_id, seen_at "
             "FROM provider_transactions WHERE order_trade_no = ?", (trade_no,),
         ),
+        "strays": await db.fetchall(
+            "SELECT id, provider_trade_no, amount_fen, channel, paid_at, status FROM provider_transactions "
+            "WHERE duplicate_of = ? ORDER BY paid_at", (trade_no,),
+        ),
         "job": await db.fetchone(
             "SELECT status, attempts, next_attempt_at, last_error FROM notify_jobs WHERE trade_no = ?", (trade_no,)
         ),

@@ -16,7 +16,8 @@ async def _page(request: web.Request, *, errors: dict[int, str] | None = None, s
     db = request.config_dict[DB]
     rows = await db.fetchall(
         "SELECT t.id, t.account_id, a.name AS account, t.provider_trade_no, t.amount_fen, t.channel, t.paid_at, "
-        "t.terminal_id, t.seen_at FROM provider_transactions t JOIN accounts a ON a.id = t.account_id "
+        "t.terminal_id, t.seen_at, t.duplicate_of, d.status AS duplicate_status FROM provider_transactions t "
+        "JOIN accounts a ON a.id = t.account_id LEFT JOIN orders d ON d.trade_no = t.duplicate_of "
         "WHERE t.status = 'unmatched' ORDER BY t.paid_at DESC LIMIT ?", (LIMIT,),
     )
     suggestions = {
