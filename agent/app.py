@@ -10,17 +10,18 @@ from agent import admin, alerts, cashier, intake, notify, ops, polling
 from agent.browser.agent import install_browser_agent
 from agent.crypto import load_secret_box
 from agent.db import Database
-from agent.keys import DB, MERCHANTS, POOL, SECRETS, SETTINGS
+from agent.db.storage import StorageHealth
+from agent.keys import DB, MERCHANTS, POOL, SECRETS, SETTINGS, STORAGE
 from agent.merchants import MerchantBook
-from agent.platforms import sync_platforms
+from agent.platforms import sync_platforms_soon
 from agent.pool import Pool
 from agent.providers.base import ProviderFactory
 from agent.settings import Settings
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    async with Database(app[SETTINGS].database_path) as db:
-        await sync_platforms(db)
+    async with Database(app[SETTINGS].database_path, app[STORAGE]) as db:
+        await sync_platforms_soon(db)  # a start that has nothing to change writes nothing (full disk)
         app[DB] = db
         app[MERCHANTS] = MerchantBook(db, app[SECRETS])
         app[POOL] = Pool(db, app[SECRETS])
@@ -32,6 +33,7 @@ def create_app(settings: Settings, *, provider_factory: ProviderFactory | None =
     app = web.Application(client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[SECRETS] = load_secret_box(settings)
+    app[STORAGE] = StorageHealth(settings.data_dir)  # exists before the database: listeners may subscribe now
     app.cleanup_ctx.append(_database)  # first in, last out: every other component may use the database
     alerts.setup(app)  # next: every later component may raise an alert, and the alerter outlives them
     ops.setup(app)  # before the workers, so its drain gate exists when they start and it outlives them

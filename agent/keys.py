@@ -6,6 +6,7 @@ from aiohttp import web
 
 from agent.crypto import SecretBox
 from agent.db import Database
+from agent.db.storage import StorageHealth
 from agent.merchants import MerchantBook
 from agent.pool import Pool
 from agent.settings import Settings
@@ -15,3 +16,4 @@ DB = web.AppKey("db", Database)
 SECRETS = web.AppKey("secrets", SecretBox)
 MERCHANTS = web.AppKey("merchants", MerchantBook)
 POOL = web.AppKey("pool", Pool)
+STORAGE = web.AppKey("storage", StorageHealth)  # write health of the data folder: see agent/db/storage.py

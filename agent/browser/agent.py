@@ -75,6 +75,7 @@ class BrowserAgent:
         self.runtime = runtime or BrowserRuntime(settings, headless=headless)
         self.solver = CaptchaSolver()
         self.sessions = SessionStore(db, box)
+        self.storage = db.storage
         self._db = db
         self._box = box
         self._providers: dict[int, BrowserProvider] = {}
@@ -139,8 +140,9 @@ class BrowserAgent:
             for provider in list(self._providers.values()):
                 try:
                     await provider.close_if_idle(idle)
-                except Exception:  # one account's trouble must not stop the reaper for the others
-                    log.exception("idle_close_failed", account_id=provider.account.account_id)
+                except Exception as exc:  # one account's trouble must not stop the reaper for the others
+                    if not self.storage.mark_failed(exc):
+                        log.exception("idle_close_failed", account_id=provider.account.account_id)
 
 
 BROWSER_AGENT = web.AppKey("browser_agent", BrowserAgent)

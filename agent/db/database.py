@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import aiosqlite
 import structlog
 
+from agent.db.storage import StorageHealth, StorageUnavailable
+
 log = structlog.get_logger(__name__)
 
 _T = TypeVar("_T")
@@ -47,45 +49,114 @@ class Database:
     Beside the writer: a read-only connection for plain reads and one that checkpoints the WAL.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, storage: StorageHealth | None = None) -> None:
         self.path = Path(path)
+        self.storage = storage or StorageHealth(self.path.parent)  # told about every write that fails
         self._conn: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._frozen: list[aiosqlite.Connection] = []  # read-only views used before the storage took writes
         self._checkpointer: aiosqlite.Connection | None = None
         self._checkpoints: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
+        self._reopen_lock = asyncio.Lock()
 
     async def __aenter__(self) -> Database:
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
-        self._conn.row_factory = aiosqlite.Row
-        for pragma in (
-            "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000",
-            "wal_autocheckpoint=0", f"journal_size_limit={_WAL_SIZE_LIMIT}",  # see _checkpoint_forever
-        ):
-            await self._conn.execute(f"PRAGMA {pragma}")
-        await self._migrate()
-        # A second connection for plain reads, so a read never sees another task's uncommitted writes.
-        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-        self._reader.row_factory = aiosqlite.Row
-        for pragma in ("foreign_keys=ON", "busy_timeout=5000", "query_only=ON"):
-            await self._reader.execute(f"PRAGMA {pragma}")
-        if str(self.path) != ":memory:":
-            self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
-            self._checkpoints = asyncio.create_task(self._checkpoint_forever(self._checkpointer))
+        try:
+            await self._open()
+        except Exception as exc:
+            # A full disk cannot even create the -shm file a WAL database needs for reading. When the data is
+            # complete without a WAL (the last process closed cleanly) and fully migrated, serve it read-only;
+            # the storage probe calls reopen() once writes are possible again.
+            if not self.storage.mark_failed(exc) or not await self._open_frozen():
+                raise
+            log.warning("database_opened_read_only", path=str(self.path), reason=self.storage.reason)
         return self
+
+    async def _open(self) -> None:
+        """The writer (migrated), the reader and the checkpointer; on failure nothing stays open."""
+        try:
+            self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+            self._conn.row_factory = aiosqlite.Row
+            for pragma in (
+                "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000",
+                "wal_autocheckpoint=0", f"journal_size_limit={_WAL_SIZE_LIMIT}",  # see _checkpoint_forever
+            ):
+                await self._conn.execute(f"PRAGMA {pragma}")
+            await self._migrate()
+            # A second connection for plain reads, so a read never sees another task's uncommitted writes.
+            reader = await aiosqlite.connect(self.path, isolation_level=None)
+            reader.row_factory = aiosqlite.Row
+            self._reader = reader
+            for pragma in ("foreign_keys=ON", "busy_timeout=5000", "query_only=ON"):
+                await reader.execute(f"PRAGMA {pragma}")
+            if str(self.path) != ":memory:":
+                self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
+                self._checkpoints = asyncio.create_task(self._checkpoint_forever(self._checkpointer))
+        except BaseException:
+            await self._close()
+            raise
+
+    async def _open_frozen(self) -> bool:
+        """A read-only connection that needs no -wal/-shm file; False when it would not show every commit."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        if str(self.path) == ":memory:" or not self.path.exists() or (wal.exists() and wal.stat().st_size > 0):
+            return False
+        try:
+            conn = await aiosqlite.connect(self.path.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
+        except sqlite3.Error:
+            return False
+        conn.row_factory = aiosqlite.Row
+        try:
+            applied = {row[0] for row in await conn.execute_fetchall("SELECT version FROM schema_migrations")}
+        except sqlite3.Error:
+            applied = set()
+        if not {version for version, _ in _migrations()} <= applied:  # a migration to apply needs the writer
+            await conn.close()
+            return False
+        self._reader = conn
+        self._frozen.append(conn)
+        return True
+
+    @property
+    def writable(self) -> bool:
+        """False while the database is open read-only (it was opened on storage that took no writes)."""
+        return self._conn is not None
+
+    async def reopen(self) -> None:
+        """Open the writer, a live reader and the checkpointer after a read-only start; no-op when writable.
+
+        The read-only connection stays open until the database closes: a read may still be running on it.
+        """
+        async with self._reopen_lock:
+            if self._conn is not None:
+                return
+            frozen_reader = self._reader
+            try:
+                await self._open()
+            except BaseException:
+                self._reader = frozen_reader
+                raise
+            log.info("database_reopened", path=str(self.path))
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        await self._close()
+        for conn in self._frozen:
+            await conn.close()
+        self._frozen = []
+
+    async def _close(self) -> None:
         if self._checkpoints is not None:
             self._checkpoints.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpoints
         for conn in (self._checkpointer, self._reader, self._conn):
-            if conn is not None:
-                await conn.close()  # the last connection to close checkpoints what is left
+            if conn is not None and conn not in self._frozen:
+                with contextlib.suppress(sqlite3.Error):  # a storage failure must not hide the others' close
+                    await conn.close()  # the last connection to close checkpoints what is left
         self._conn = self._reader = self._checkpointer = self._checkpoints = None
 
     async def _checkpoint_forever(self, conn: aiosqlite.Connection) -> None:
@@ -105,18 +176,26 @@ class Database:
                     async with self._write_lock:
                         await _checkpoint(conn, "RESTART")
             except sqlite3.Error as exc:
-                log.warning("wal_checkpoint_failed", error=str(exc))
+                if not self.storage.mark_failed(exc):  # a full disk is logged there, once a minute
+                    log.warning("wal_checkpoint_failed", error=str(exc))
 
     @property
     def conn(self) -> aiosqlite.Connection:
         if self._conn is None:
+            if self._frozen:
+                raise StorageUnavailable(self.storage.reason or "io_error")
             raise RuntimeError("database is not open")
         return self._conn
 
     async def _migrate(self) -> None:
-        await self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
+        """Apply the migrations not applied yet; a database that has them all is not written to at all."""
+        exists = await self.conn.execute_fetchall(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
         )
+        if not list(exists):
+            await self.conn.execute(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
+            )
         async with self.conn.execute("SELECT version FROM schema_migrations") as cursor:
             applied = {row[0] for row in await cursor.fetchall()}
         for version, sql in _migrations():
@@ -133,18 +212,26 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back on any exception."""
+        """A write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back on any exception, COMMIT's included.
+
+        A storage failure (full disk, I/O error) is reported to :attr:`storage` before it propagates.
+        """
         async with self._write_lock:
             try:
+                conn = self.conn
                 # Inside the try: a task cancelled while awaiting BEGIN still has it run on aiosqlite's thread,
                 # and the connection would stay in that transaction for every later writer.
-                await self.conn.execute("BEGIN IMMEDIATE")
-                yield self.conn
-            except BaseException:
-                with contextlib.suppress(sqlite3.OperationalError):  # BEGIN itself failed: nothing to undo
-                    await self.conn.execute("ROLLBACK")
+                await conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                await conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn is not None:
+                    # BEGIN itself failed, or a failed COMMIT already rolled back: nothing to undo then.
+                    with contextlib.suppress(sqlite3.Error):
+                        await self._conn.execute("ROLLBACK")
+                if isinstance(exc, Exception):
+                    self.storage.mark_failed(exc)
                 raise
-            await self.conn.execute("COMMIT")
 
     async def run_transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run ``work`` as one write transaction in a single trip to the connection's thread.
@@ -155,8 +242,13 @@ class Database:
         mid-trip still leaves the transaction finished before the next writer's BEGIN.
         """
         async with self._write_lock:
-            # aiosqlite has no public "run this on the connection's thread"; _execute is what its own methods use.
-            return await self.conn._execute(_in_transaction, self.conn._conn, work)
+            try:
+                conn = self.conn
+                # aiosqlite has no public "run this on the connection's thread"; _execute is what its methods use.
+                return await conn._execute(_in_transaction, conn._conn, work)
+            except Exception as exc:
+                self.storage.mark_failed(exc)
+                raise
 
     @property
     def reader(self) -> aiosqlite.Connection:
@@ -171,12 +263,15 @@ class Database:
         an ``await``: an open statement would hold its read snapshot and make overlapping reads miss newer
         commits. One call is also one thread hop instead of three.
         """
-        return list(await self.reader.execute_fetchall(sql, tuple(params)))
+        try:
+            return list(await self.reader.execute_fetchall(sql, tuple(params)))
+        except sqlite3.Error as exc:
+            self.storage.mark_failed(exc)
+            raise
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
         """The first row of a query; meant for lookups by key (all rows are fetched in the same call)."""
-        rows = await self.reader.execute_fetchall(sql, tuple(params))
-        return next(iter(rows), None)
+        return next(iter(await self.fetchall(sql, params)), None)
 
     async def fetchval(self, sql: str, params: Iterable[Any] = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -193,10 +288,12 @@ def _in_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = work(conn)
+        conn.execute("COMMIT")  # inside the try: a COMMIT refused by a full disk may leave the transaction open
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the error that got us here is the one to report
+                conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
     return result
 
 

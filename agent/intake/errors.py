@@ -9,6 +9,8 @@ from enum import StrEnum
 import structlog
 from aiohttp import web
 
+from agent.keys import STORAGE
+
 log = structlog.get_logger(__name__)
 
 
@@ -32,6 +34,17 @@ class IntakeError(Exception):
         super().__init__(message)
         self.message = message
         self.reason = reason
+
+
+class RetryLater(IntakeError):
+    """The gateway cannot write orders right now (full disk...): answered with 503 and Retry-After everywhere."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, Reason.UNAVAILABLE)
+
+
+RETRY_AFTER_SECONDS = "30"
+STORAGE_REFUSAL = "{message}，暂时无法下单，请稍后重试"
 
 
 _API_PHP_CODES = {Reason.NOT_FOUND: -1, Reason.BAD_SIGN: -2, Reason.UNKNOWN_MERCHANT: -3, Reason.INVALID: -4}
@@ -94,7 +107,7 @@ async def intake_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request)
     except IntakeError as error:
         log.info("intake_refused", path=request.path, reason=error.reason.value, msg=error.message)
-        return render(error)
+        return _respond(render, error)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -102,6 +115,18 @@ async def intake_errors(request: web.Request, handler: Handler) -> web.StreamRes
         response = render(IntakeError(_HTTP_MESSAGES.get(exc.status, "请求无效"), reason))
         response.set_status(exc.status)
         return response
-    except Exception:
+    except Exception as exc:
+        storage = request.app[STORAGE]
+        if storage.mark_failed(exc):  # logged there, once a minute; nothing was written (one transaction)
+            message = STORAGE_REFUSAL.format(message=storage.message or "存储暂时不可写入")
+            return _respond(render, RetryLater(message))
         log.exception("intake_failed", path=request.path)
         return render(IntakeError("系统繁忙，请稍后再试", Reason.INTERNAL))
+
+
+def _respond(render: Renderer, error: IntakeError) -> web.Response:
+    response = render(error)
+    if isinstance(error, RetryLater):
+        response.set_status(503)
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response

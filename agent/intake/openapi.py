@@ -74,6 +74,11 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+_UNAVAILABLE = (
+    "No code or unique amount available right now; or, with Retry-After, the gateway is stopping or cannot "
+    "write (full disk)"
+)
+
 _ERRORS = {
     "400": _json(_ERROR, "Invalid field or malformed body"),
     "401": _json(_ERROR, "Missing or wrong signature"),
@@ -100,7 +105,7 @@ OPENAPI: dict[str, Any] = {
                     "200": _json(_ORDER, "Same out_trade_no and unchanged fields: the existing order"),
                     **_ERRORS,
                     "409": _json(_ERROR, "out_trade_no re-used with changed fields, or already paid/closed"),
-                    "503": _json(_ERROR, "No code or unique amount available right now"),
+                    "503": _json(_ERROR, _UNAVAILABLE),
                 },
             }
         },

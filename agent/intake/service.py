@@ -7,7 +7,7 @@ from aiohttp import web
 from agent import epay
 from agent.allocation import AllocationError, Allocator, DuplicateOutTradeNo, OrderDraft
 from agent.db import Database
-from agent.intake.errors import IntakeError, Reason
+from agent.intake.errors import STORAGE_REFUSAL, IntakeError, Reason, RetryLater
 from agent.intake.fields import parse_pid
 from agent.merchants import Merchant, MerchantBook
 from agent.orders import Order, OrderStatus, get_order, get_order_by_out_trade_no
@@ -45,8 +45,12 @@ class IntakeService:
     async def place(self, draft: OrderDraft) -> tuple[Order, bool]:
         """A new order (True), or the earlier one with this out_trade_no when the epay re-use rules allow (False).
 
-        Inserting first and looking up only on a clash keeps the common case to one transaction.
+        Inserting first and looking up only on a clash keeps the common case to one transaction. While the
+        storage is failing (full disk) nothing is tried: the storage probe says when writes work again.
         """
+        storage = self._db.storage
+        if storage.failing:
+            raise RetryLater(STORAGE_REFUSAL.format(message=storage.message))
         try:
             return await self._allocator.create(draft), True
         except DuplicateOutTradeNo:

@@ -62,15 +62,20 @@ class Notifier:
             for task in list(self._in_flight):
                 task.cancel()
             await asyncio.gather(loop_task, *self._in_flight, return_exceptions=True)
-            await release(self._db, cut_short)
+            try:
+                await release(self._db, cut_short)
+            except Exception as exc:  # on a full disk the leases simply run out: the next start sends them
+                if not self._db.storage.mark_failed(exc):
+                    raise
 
     async def _run(self) -> None:
         while True:
             self._wake.clear()
             try:
                 delay = await self._dispatch()
-            except Exception:
-                log.exception("notify_worker_error")
+            except Exception as exc:
+                if not self._db.storage.mark_failed(exc):  # a full disk is logged there, once a minute
+                    log.exception("notify_worker_error")
                 delay = IDLE_CHECK_S
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
@@ -79,10 +84,11 @@ class Notifier:
     async def _dispatch(self) -> float:
         """Start the due jobs there is room for; returns how long to sleep unless woken.
 
-        Reads before it claims, so an idle outbox costs no write transaction (intake needs the writer).
+        Reads before it claims, so an idle outbox costs no write transaction (intake needs the writer). Claims
+        nothing while the storage is failing: a sent notify whose outcome cannot be written would be sent twice.
         """
         free = self._settings.notify_concurrency - len(self._in_flight)
-        if free <= 0 or self._drain.draining:
+        if free <= 0 or self._drain.draining or self._db.storage.failing:
             return IDLE_CHECK_S  # a finishing send wakes us
         due = await next_due(self._db)
         if due is None:
@@ -99,8 +105,9 @@ class Notifier:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(task, None)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("notify_delivery_crashed", error=repr(task.exception()))
+        error = None if task.cancelled() else task.exception()
+        if error is not None and not self._db.storage.mark_failed(error):  # the lease runs out: sent again
+            log.error("notify_delivery_crashed", error=repr(error))
         self.wake()
 
     async def _deliver(self, claim: Claim) -> None:

@@ -1,4 +1,4 @@
-"""Operations: /healthz, /metrics, event-loop lag, graceful shutdown and online backup.
+"""Operations: /healthz, /metrics, event-loop lag, graceful shutdown, online backup, full-disk handling.
 
 Hot paths all over the code import ``agent.ops.metrics``, and this package's modules import the browser
 runtime and intake, so the package itself imports nothing at load time: that keeps the graph acyclic.

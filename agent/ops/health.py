@@ -18,6 +18,7 @@ from aiohttp import web
 
 from agent.browser.runtime import BrowserRuntime
 from agent.db import Database, now_ms
+from agent.keys import STORAGE
 from agent.ops.drain import DRAIN
 from agent.settings import Settings
 
@@ -38,6 +39,16 @@ class BrowserCheck:
     checked_at: int | None = None  # ms epoch
 
 
+async def write_heartbeat(db: Database) -> None:
+    """Rewrite the one row of ``ops_heartbeat``: the smallest real write transaction."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO ops_heartbeat (id, beat_at) VALUES (1, ?) "
+            "ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at",
+            (now_ms(),),
+        )
+
+
 class Heartbeat:
     """Rewrites the heartbeat row in a write transaction to prove the database takes writes.
 
@@ -50,18 +61,10 @@ class Heartbeat:
         self._db = db
         self._write: asyncio.Task[None] | None = None
 
-    async def _beat(self) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO ops_heartbeat (id, beat_at) VALUES (1, ?) "
-                "ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at",
-                (now_ms(),),
-            )
-
     async def check(self) -> str | None:
         """The error text, or None when the write committed."""
         if self._write is None or self._write.done():
-            self._write = asyncio.create_task(self._beat(), name="health-heartbeat")
+            self._write = asyncio.create_task(write_heartbeat(self._db), name="health-heartbeat")
         done, _ = await asyncio.wait({self._write}, timeout=DATABASE_TIMEOUT)
         if not done:
             return f"no write transaction within {DATABASE_TIMEOUT:g}s"
@@ -141,16 +144,25 @@ HEARTBEAT = web.AppKey("heartbeat", Heartbeat)
 
 
 async def handle_healthz(request: web.Request) -> web.Response:
-    """200 when healthy; 503 when the database refuses writes, Chromium cannot start, or we are stopping."""
+    """200 when healthy; 503 when the database refuses writes, Chromium cannot start, or we are stopping.
+
+    While the storage is failing (full disk...) the answer says why, in Chinese and as a machine reason,
+    without another write: the storage probe (agent/ops/storage.py) is what tries again.
+    """
     app = request.app
     if app[DRAIN].draining:  # going away: tell the proxy or orchestrator now, skip the checks
         return web.json_response({"status": "draining"}, status=503)
-    db_error = await app[HEARTBEAT].check()
+    storage = app[STORAGE]
+    db_error = None if storage.failing else await app[HEARTBEAT].check()
     browser = await app[BROWSER_PROBE].result()
-    healthy = db_error is None and browser.status != "failed"
-    body = {
-        "status": "ok" if healthy else "unhealthy",
-        "database": {"ok": db_error is None, "detail": db_error or "writable"},
-        "browser": asdict(browser),
-    }
+    status = storage.status  # the heartbeat itself may just have found the disk full
+    database: dict[str, object] = {"ok": db_error is None, "detail": db_error or "writable"}
+    if status.failing:
+        database = {"ok": False, "detail": status.message, "reason": status.reason,
+                    "failing_since": status.failing_since}
+    healthy = not status.failing and db_error is None and browser.status != "failed"
+    body: dict[str, object] = {"status": "ok" if healthy else "unhealthy"}
+    if status.failing:
+        body |= {"reason": status.reason, "message": status.message}
+    body |= {"database": database, "browser": asdict(browser)}
     return web.json_response(body, status=200 if healthy else 503)

@@ -10,6 +10,7 @@ from agent.keys import DB, SETTINGS
 from agent.ops import metrics
 from agent.ops.drain import DRAIN, Drain, begin_on_shutdown, refuse_orders_while_draining
 from agent.ops.health import BROWSER_PROBE, HEARTBEAT, BrowserProbe, Heartbeat, handle_healthz
+from agent.ops.storage import answer_storage_failures, probe_storage
 
 
 async def _health_checks(app: web.Application) -> AsyncIterator[None]:
@@ -23,8 +24,10 @@ async def _health_checks(app: web.Application) -> AsyncIterator[None]:
 def install(app: web.Application) -> None:
     app[DRAIN] = Drain()
     app.middlewares.append(refuse_orders_while_draining)
+    app.middlewares.append(answer_storage_failures)
     app.on_shutdown.append(begin_on_shutdown)
     app.cleanup_ctx.append(_health_checks)
     app.cleanup_ctx.append(metrics.measure_loop_lag)
+    app.cleanup_ctx.append(probe_storage)
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/metrics", metrics.handle_metrics)

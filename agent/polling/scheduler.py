@@ -125,13 +125,15 @@ class PollScheduler:
             self._wake.clear()
             delay = TICK_S
             try:
-                if loop.time() >= next_sweep:
+                # While the storage is failing, nothing found could be recorded: wait for the storage probe.
+                if loop.time() >= next_sweep and not self._db.storage.failing:
                     await expire_overdue(self._db, skew_ms=self._skew_ms)
                     next_sweep = loop.time() + self._settings.expiry_sweep_seconds
-                if self._factory is not None and not self._drain.draining:
+                if self._factory is not None and not self._drain.draining and not self._db.storage.failing:
                     delay = min(delay, await self._start_due_jobs(self._factory, loop.time()))
-            except Exception:
-                log.exception("poll_scheduler_error")
+            except Exception as exc:
+                if not self._db.storage.mark_failed(exc):  # a full disk is logged there, once a minute
+                    log.exception("poll_scheduler_error")
             delay = min(delay, max(0.0, next_sweep - loop.time()))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
@@ -176,8 +178,9 @@ class PollScheduler:
         loop = asyncio.get_running_loop()
         try:
             await self._poll(factory, live, state)
-        except Exception:
-            log.exception("poll_job_error", account_id=live.account_id)
+        except Exception as exc:
+            if not self._db.storage.mark_failed(exc):
+                log.exception("poll_job_error", account_id=live.account_id)
         finally:
             state.last_end = loop.time()
             state.task = None

@@ -216,8 +216,12 @@ class BrowserProvider:
         if self._context is not None:
             with contextlib.suppress(PlaywrightError):
                 secrets += [c["value"] for c in await self._context.cookies()]
-        await save_snapshot(self._agent.settings.data_dir, self.account.account_id, step=step, error=exc,
-                            page=page, secrets=secrets, extra={"platform": self.profile.slug})
+        try:
+            await save_snapshot(self._agent.settings.data_dir, self.account.account_id, step=step, error=exc,
+                                page=page, secrets=secrets, extra={"platform": self.profile.slug})
+        except OSError as error:  # a full disk must not replace the provider's failure with its own
+            if not self._agent.storage.mark_failed(error):
+                log.warning("snapshot_not_saved", account_id=self.account.account_id, error=str(error))
 
     # -- login -----------------------------------------------------------------------------------------
     async def _login(self) -> None:

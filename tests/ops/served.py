@@ -20,6 +20,9 @@ from cryptography.fernet import Fernet
 from agent import epay
 
 STARTUP_SECONDS = 30.0
+# The checkout under test: the server runs from the log's folder, where ``-m agent`` would otherwise find
+# whichever copy the virtualenv was installed from (another worktree).
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -31,6 +34,7 @@ def free_port() -> int:
 def server_env(data_dir: Path, **settings: str) -> dict[str, str]:
     """Environment for ``mapay`` commands: only MAPAY_* variables configure it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAPAY_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(SOURCE_ROOT), env.get("PYTHONPATH"))))
     env |= {
         "MAPAY_DATA_DIR": str(data_dir),
         "MAPAY_SECRET_KEY": Fernet.generate_key().decode(),
