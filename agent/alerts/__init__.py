@@ -1,8 +1,8 @@
 """Owner alerts: what needs a person, told in Chinese through the owner's own channels (Apprise URLs).
 
 :class:`Alerter` sends (deduped, rate-limited, never blocking its caller); :class:`AlertWatcher` finds
-the conditions in the database. Other components reach the alerter as ``app[ALERTER]``, e.g.
-``app[ALERTER].report_storage_failure(str(exc))`` when the database refuses a write.
+the conditions in the database; the storage health (a full disk) is reported as it changes. Other
+components reach the alerter as ``app[ALERTER]``.
 """
 
 from collections.abc import AsyncIterator
@@ -12,7 +12,8 @@ from aiohttp import web
 from agent.alerts.alerter import Alerter
 from agent.alerts.messages import Alert, Level
 from agent.alerts.watcher import AlertWatcher
-from agent.keys import DB, SETTINGS
+from agent.db.storage import StorageStatus
+from agent.keys import DB, SETTINGS, STORAGE
 
 ALERTER = web.AppKey("alerter", Alerter)
 
@@ -29,5 +30,16 @@ async def _alerts(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with Alerter(app[DB], settings) as alerter:
         app[ALERTER] = alerter
-        async with AlertWatcher(app[DB], alerter, settings).running():
-            yield
+
+        def storage_changed(status: StorageStatus) -> None:
+            if status.failing:
+                alerter.report_storage_failure(status.message or status.detail or "")
+            else:
+                alerter.storage_recovered()
+
+        stop_listening = app[STORAGE].on_change(storage_changed)
+        try:
+            async with AlertWatcher(app[DB], alerter, settings).running():
+                yield
+        finally:
+            stop_listening()

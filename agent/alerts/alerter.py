@@ -29,6 +29,7 @@ import structlog
 from agent.alerts import channels, messages
 from agent.alerts.messages import Alert, Level
 from agent.db import Database, now_ms
+from agent.db.storage import StorageUnavailable
 from agent.ops import metrics
 from agent.settings import Settings
 
@@ -235,20 +236,21 @@ class Alerter:
     # --- persistence ------------------------------------------------------------------------------
 
     async def _load(self) -> None:
-        """Read the table back, dropping rows so old that they would be sent again anyway."""
-        cutoff = now_ms() - 2 * max(self._repeat_ms, 86_400_000)
+        """Read the table back, leaving out rows so old that they would be sent again anyway (a read only: the
+        gateway must start on a full disk)."""
         try:
-            async with self._db.transaction() as conn:
-                await conn.execute(
-                    "DELETE FROM alert_state WHERE attempted_at < ? AND (resolved_at IS NOT NULL OR delivered = 1)",
-                    (cutoff,),
-                )
-            rows = await self._db.fetchall("SELECT key, title, attempted_at, delivered, resolved_at FROM alert_state")
+            rows = await self._db.fetchall(
+                "SELECT key, title, attempted_at, delivered, resolved_at FROM alert_state "
+                "WHERE attempted_at >= ? OR (resolved_at IS NULL AND delivered = 0)", (self._stale_before(),),
+            )
         except sqlite3.Error as exc:
             log.warning("alert_state_unreadable", error=str(exc))  # start empty: at worst an alert repeats
             return
         for row in rows:
             self._states[row["key"]] = KeyState(row["title"], row["attempted_at"], bool(row["delivered"]), row["resolved_at"])
+
+    def _stale_before(self) -> int:
+        return now_ms() - 2 * max(self._repeat_ms, 86_400_000)
 
     async def _save(self) -> None:
         if not self._dirty:
@@ -266,6 +268,10 @@ class Alerter:
                     "delivered = excluded.delivered, resolved_at = excluded.resolved_at",
                     rows,
                 )
-        except sqlite3.Error as exc:
+                await conn.execute(
+                    "DELETE FROM alert_state WHERE attempted_at < ? AND (resolved_at IS NOT NULL OR delivered = 1)",
+                    (self._stale_before(),),
+                )
+        except (sqlite3.Error, StorageUnavailable) as exc:
             self._dirty |= keys  # kept in memory; written when the database takes writes again
             log.warning("alert_state_not_saved", error=str(exc))

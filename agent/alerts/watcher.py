@@ -19,6 +19,7 @@ from agent.alerts import messages
 from agent.alerts.alerter import Alerter
 from agent.alerts.messages import AccountFacts, Alert, UnackedNotify, UnmatchedPayment
 from agent.db import Database, now_ms
+from agent.db.storage import StorageUnavailable
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -79,7 +80,7 @@ class AlertWatcher:
         while True:
             try:
                 await self.check()
-            except sqlite3.Error as exc:  # a busy or failing database: look again next round
+            except (sqlite3.Error, StorageUnavailable) as exc:  # a busy or failing database: look again later
                 log.warning("alert_check_failed", error=str(exc))
             except Exception:
                 log.exception("alert_check_crashed")

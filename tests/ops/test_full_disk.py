@@ -32,6 +32,7 @@ from agent.settings import Settings
 from tests.ops.served import Served, add_code, server_env, serving, signed_order
 from tests.ops.small_disk import SmallDisk, mounted_small_disk, truncate_wal
 from tests.support import factories
+from tests.support.alert_receiver import AlertReceiver, serve_alert_receiver
 from tests.support.eventually import eventually
 from tests.support.gateway import running_gateway
 
@@ -163,7 +164,12 @@ async def test_a_storm_of_failing_writes_is_logged_once_a_minute_per_kind(
 async def test_the_disk_filling_while_running_refuses_writes_loses_nothing_and_recovers(
     small_disk: SmallDisk, settings: Settings
 ) -> None:
-    settings = settings.model_copy(update={"data_dir": small_disk.path / "data"})
+    async with serve_alert_receiver() as receiver:
+        settings = settings.model_copy(update={"data_dir": small_disk.path / "data", "alert_urls": [receiver.url]})
+        await _fill_refuse_recover(small_disk, settings, receiver)
+
+
+async def _fill_refuse_recover(small_disk: SmallDisk, settings: Settings, receiver: AlertReceiver) -> None:
     async with running_gateway(settings) as gateway, aiohttp.ClientSession() as http:
         app, url = gateway.app, gateway.url
         merchant = await app[MERCHANTS].create("小店")
@@ -194,6 +200,10 @@ async def test_the_disk_filling_while_running_refuses_writes_loses_nothing_and_r
         async with http.post(url + "/submit.php", data=signed_order(site, "FORM")) as response:
             assert response.status == 503 and response.headers["Retry-After"] == "30"
             assert response.content_type == "text/html" and DISK_FULL in await response.text()
+
+        # The owner is told, once, in Chinese, what to check.
+        alert = await eventually(lambda: [text for text in receiver.texts() if "数据库写入失败" in text])
+        assert DISK_FULL in alert[0] and "df -h" in alert[0]
 
         # A confirmation that cannot be written whole is not written at all: still pending, no notify job.
         with pytest.raises(sqlite3.OperationalError):
