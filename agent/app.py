@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from agent import admin, cashier, intake, notify, ops, polling
+from agent.accounts import AccountBook
 from agent.browser.agent import install_browser_agent
 from agent.crypto import load_secret_box
 from agent.db import Database
-from agent.keys import DB, MERCHANTS, POOL, SECRETS, SETTINGS
+from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL, SECRETS, SETTINGS
 from agent.merchants import MerchantBook
 from agent.platforms import sync_platforms
 from agent.pool import Pool
@@ -24,6 +25,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[DB] = db
         app[MERCHANTS] = MerchantBook(db, app[SECRETS])
         app[POOL] = Pool(db, app[SECRETS])
+        app[ACCOUNTS] = AccountBook(db, app[SECRETS])
         yield
 
 

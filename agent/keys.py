@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from agent.accounts import AccountBook
 from agent.crypto import SecretBox
 from agent.db import Database
 from agent.merchants import MerchantBook
@@ -15,3 +16,4 @@ DB = web.AppKey("db", Database)
 SECRETS = web.AppKey("secrets", SecretBox)
 MERCHANTS = web.AppKey("merchants", MerchantBook)
 POOL = web.AppKey("pool", Pool)
+ACCOUNTS = web.AppKey("accounts", AccountBook)
