@@ -18,7 +18,7 @@ from agent.cli.output import emit, fail
 from agent.money import MoneyError, format_yuan, parse_yuan
 from agent.platforms import CATALOGUE
 from agent.providers.base import ProviderError
-from agent.timefmt import SHANGHAI
+from agent.timefmt import SHANGHAI, format_local
 
 
 def register(commands: Any) -> None:
@@ -56,6 +56,11 @@ def register(commands: Any) -> None:
         cmd.add_argument("id", type=int)
         cmd.set_defaults(handler=account_enable, enabled=enabled)
 
+    retry = account.add_parser(
+        "retry", help="ask the running gateway to read the account now (also after a refused login)"
+    )
+    retry.add_argument("id", type=int)
+    retry.set_defaults(handler=account_retry)
     test = account.add_parser("test", help="log in and print the last hour of transactions, normalized")
     test.add_argument("id", type=int)
     test.add_argument("--headed", action="store_true", help="show the browser (needs a desktop)")
@@ -155,7 +160,26 @@ async def account_update(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def account_list(ctx: CliContext, args: argparse.Namespace) -> int:
-    emit(await ctx.accounts.accounts(), as_json=args.json)
+    accounts = await ctx.accounts.accounts()
+    if args.json:
+        emit(accounts, as_json=True)
+        return 0
+    emit([
+        {"id": a.id, "platform": a.platform, "name": a.name, "username": a.username, "enabled": a.enabled,
+         "health": a.health.value, "problem": a.problem,
+         "failed_at": format_local(a.failure_at) if a.problem and a.failure_at else None,
+         "detail": a.health_reason if a.problem else None}
+        for a in accounts
+    ], as_json=False)
+    return 0
+
+
+async def account_retry(ctx: CliContext, args: argparse.Namespace) -> int:
+    try:
+        await ctx.accounts.request_probe(args.id)
+    except LookupError as exc:
+        return fail(str(exc))
+    emit({"account_id": args.id, "retry_requested": True}, as_json=args.json)
     return 0
 
 

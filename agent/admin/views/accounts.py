@@ -14,6 +14,7 @@ from agent.admin.forms import FieldError, optional_url, required
 from agent.admin.plumbing import audit, form_of, render, see_other
 from agent.keys import ACCOUNTS, DB, POOL, SECRETS, SETTINGS
 from agent.platforms import CATALOGUE
+from agent.polling import POLL_SCHEDULER
 
 PLATFORM_NAMES = {p.slug: p.name for p in CATALOGUE}
 
@@ -28,9 +29,9 @@ async def _list_page(
             "SELECT account_id, count(*) AS codes, sum(enabled) AS enabled_codes FROM codes GROUP BY account_id"
         )
     }
-    health_at = {row["id"]: row["health_at"] for row in await db.fetchall("SELECT id, health_at FROM accounts")}
     return render(request, "accounts.html", {
-        "accounts": await request.config_dict[ACCOUNTS].accounts(), "usage": usage, "health_at": health_at,
+        "accounts": await request.config_dict[ACCOUNTS].accounts(), "usage": usage,
+        "done": request.query.get("done", ""),
         "platform_options": [(p.slug, p.name) for p in CATALOGUE], "platform_names": PLATFORM_NAMES, "errors": errors or {}, "values": values or {},
     }, status=status)
 
@@ -134,6 +135,20 @@ async def account_otp(request: web.Request) -> web.StreamResponse:
         return await _detail_page(request, account, errors={"otp": str(exc)})
     await audit(request, "account.otp", str(account.id))  # the code itself never reaches the audit log
     return see_other(f"/admin/accounts/{account.id}?done=otp")
+
+
+async def account_retry(request: web.Request) -> web.StreamResponse:
+    """立即重试: the running scheduler reads the account now (also when it waits for a person)."""
+    account = await _account(request)
+    app = request.config_dict
+    try:
+        await actions.retry_now(app[ACCOUNTS], app.get(POLL_SCHEDULER), account.id)
+    except actions.ActionRefused as exc:
+        raise web.HTTPNotFound(text=str(exc)) from exc
+    await audit(request, "account.retry", str(account.id))
+    if form_of(request).get("back") == "list":
+        return see_other("/admin/accounts?done=retry")
+    return see_other(f"/admin/accounts/{account.id}?done=retry")
 
 
 async def snapshot_file(request: web.Request) -> web.StreamResponse:
