@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from agent import admin, alerts, cashier, intake, notify, ops, polling
+from agent.accounts import AccountBook
 from agent.browser.agent import install_browser_agent
 from agent.crypto import load_secret_box
 from agent.db import Database
 from agent.db.storage import StorageHealth
-from agent.keys import DB, MERCHANTS, POOL, SECRETS, SETTINGS, STORAGE
+from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL, SECRETS, SETTINGS, STORAGE
 from agent.merchants import MerchantBook
 from agent.platforms import sync_platforms_soon
 from agent.pool import Pool
@@ -25,6 +26,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[DB] = db
         app[MERCHANTS] = MerchantBook(db, app[SECRETS])
         app[POOL] = Pool(db, app[SECRETS])
+        app[ACCOUNTS] = AccountBook(db, app[SECRETS])
         yield
 
 

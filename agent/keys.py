@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from agent.accounts import AccountBook
 from agent.crypto import SecretBox
 from agent.db import Database
 from agent.db.storage import StorageHealth
@@ -17,3 +18,4 @@ SECRETS = web.AppKey("secrets", SecretBox)
 MERCHANTS = web.AppKey("merchants", MerchantBook)
 POOL = web.AppKey("pool", Pool)
 STORAGE = web.AppKey("storage", StorageHealth)  # write health of the data folder: see agent/db/storage.py
+ACCOUNTS = web.AppKey("accounts", AccountBook)

@@ -103,6 +103,18 @@ class Settings(BaseSettings):
     poll_backoff_max_seconds: float = Field(default=120.0, gt=0)
     """Upper bound of the exponential backoff after failed reads of one account."""
 
+    probe_backoff_first_seconds: float = Field(default=30.0, gt=0)
+    """A degraded account with no live orders is still read (a probe: log in if needed, read the last
+    minutes) until a read succeeds and it is ``ok`` again: the first probe this long after the failure, then
+    twice as long after each failed probe. login_failed and needs_human accounts wait for a person."""
+
+    probe_backoff_max_seconds: float = Field(default=600.0, gt=0)
+    """Longest wait between two probes of a degraded account."""
+
+    degraded_grace_seconds: float = Field(default=600.0, ge=0)
+    """A degraded account keeps taking orders (after every healthy account) for this long from the first
+    failure of its spell; its payments are confirmed when it recovers. 0 stops its orders at once."""
+
     poll_timeout_seconds: float = Field(default=120.0, gt=0)
     """Longest one poll job (login when needed, then reading every page) may take before it counts as failed."""
 

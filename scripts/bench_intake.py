@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agent import epay  # noqa: E402
+from agent.accounts import AccountBook  # noqa: E402
 from agent.crypto import SecretBox  # noqa: E402
 from agent.db import Database  # noqa: E402
 from agent.merchants import MerchantBook  # noqa: E402
@@ -75,7 +76,7 @@ async def seed(data_dir: Path, secret: bytes, args: argparse.Namespace) -> tuple
         merchant = await MerchantBook(db, box).create("压测商户")
         pool = Pool(db, box)
         for n in range(args.accounts):
-            account = await pool.add_account(PLATFORMS[n % len(PLATFORMS)], f"门店{n}", f"bench{n}", "secret")
+            account = await AccountBook(db, box).add_account(PLATFORMS[n % len(PLATFORMS)], f"门店{n}", f"bench{n}", "secret")
             for t in range(args.codes_per_account):
                 cap = 10_000_000 if rng.random() < 0.2 else None
                 await pool.add_code(account.id, payload=f"https://qr.example/{n}/{t}",

@@ -39,6 +39,7 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from agent.accounts import AccountBook  # noqa: E402
 from agent.crypto import SecretBox  # noqa: E402
 from agent.db import Database  # noqa: E402
 from agent.demo.shop import DemoShop, ShopOrder  # noqa: E402
@@ -381,7 +382,7 @@ async def bench(args: argparse.Namespace, work: Path) -> int:
         accounts = {}
         for n in range(args.accounts):
             platform = PLATFORMS[n % len(PLATFORMS)]
-            account = await add_simulated_account(pool, platform, offices[platform].url, http,
+            account = await add_simulated_account(AccountBook(db, box), pool, platform, offices[platform].url, http,
                                                   username=f"139{n:08d}", terminal_id=f"T{n:03d}")
             accounts[account.account_id] = account
         port = free_port()

@@ -29,6 +29,7 @@ def setup(app: web.Application) -> None:
     routes.add_post(r"/accounts/{id:\d+}/enabled", accounts.account_enable)
     routes.add_post(r"/accounts/{id:\d+}/test", accounts.account_test)
     routes.add_post(r"/accounts/{id:\d+}/otp", accounts.account_otp)
+    routes.add_post(r"/accounts/{id:\d+}/retry", accounts.account_retry)
     routes.add_get(r"/accounts/{id:\d+}/snapshots/{stamp}/{name}", accounts.snapshot_file)
     routes.add_get("/codes", codes.codes_page)
     routes.add_post("/codes", codes.code_add)

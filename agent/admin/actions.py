@@ -10,21 +10,15 @@ from datetime import timedelta
 
 import structlog
 
+from agent.accounts import AccountBook, classify
+from agent.accounts.otp import deliver_otp
 from agent.browser.agent import test_account
-from agent.browser.otp import deliver_otp
 from agent.crypto import SecretBox
 from agent.db import Database
 from agent.matching import OrderStateError, attach_transaction, close_order, dismiss_transaction, mark_paid
 from agent.notify import Notifier
-from agent.pool import Pool
-from agent.providers.base import (
-    AuthFailed,
-    HealthState,
-    LayoutChanged,
-    NeedsHuman,
-    ProviderError,
-    ProviderTransaction,
-)
+from agent.polling.scheduler import PollScheduler
+from agent.providers.base import ProviderError, ProviderTransaction
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -79,20 +73,27 @@ async def send_otp(db: Database, box: SecretBox, account_id: int, code: str) -> 
         raise ActionRefused("验证码应为 4-8 位字母或数字") from exc
 
 
-_HEALTH_AFTER = ((AuthFailed, HealthState.LOGIN_FAILED), (NeedsHuman, HealthState.NEEDS_HUMAN))
-
-
 async def run_account_test(
     settings: Settings, db: Database, box: SecretBox, account_id: int
 ) -> list[ProviderTransaction]:
     """测试登录: log in and read the last day of payments, as ``mapay account test`` does; records health."""
-    pool = Pool(db, box)
+    accounts = AccountBook(db, box)
     try:
         transactions = await test_account(settings, db, box, account_id, window=TEST_WINDOW)
     except ProviderError as exc:
-        state = next((s for kind, s in _HEALTH_AFTER if isinstance(exc, kind)), HealthState.DEGRADED)
-        await pool.set_health(account_id, state, str(exc) or type(exc).__name__)
-        prefix = "页面结构已变化：" if isinstance(exc, LayoutChanged) else ""
-        raise ActionRefused(f"测试失败：{prefix}{exc or type(exc).__name__}") from exc
-    await pool.set_health(account_id, HealthState.OK, None)
+        failure = classify(exc)
+        await accounts.record_failure(account_id, failure)
+        raise ActionRefused(f"测试失败：{failure.reason}（{exc or type(exc).__name__}）") from exc
+    await accounts.record_ok(account_id)
     return transactions
+
+
+async def retry_now(accounts: AccountBook, scheduler: PollScheduler | None, account_id: int) -> None:
+    """立即重试: ask the running scheduler (this process's, or another's through the database) to read the
+    account now, even when it waits for a person (a person is asking)."""
+    try:
+        await accounts.request_probe(account_id)
+    except LookupError as exc:
+        raise ActionRefused("账号不存在") from exc
+    if scheduler is not None:
+        scheduler.wake()

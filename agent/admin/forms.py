@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from agent.accounts import checked_base_url
 from agent.money import MoneyError, parse_yuan
-from agent.pool import checked_base_url
 
 
 class FieldError(ValueError):

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from agent.accounts.failures import describe
 from agent.admin.labels import CHANNEL, HEALTH
 from agent.money import format_yuan
+from agent.providers.base import HealthState
 from agent.timefmt import format_local
 
 
@@ -40,8 +42,9 @@ class AccountFacts:
     name: str
     platform: str  # the platform's Chinese name, e.g. 盛付通
     health: str
-    reason: str | None
-    since_ms: int | None  # when the account entered its current health
+    reason: str | None  # the technical detail of the latest failure
+    since_ms: int | None  # when the account started failing
+    failure_class: str | None = None  # agent.accounts.FailureClass value: the Chinese reason comes from it
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +127,10 @@ def degraded(account: AccountFacts, base_url: str, now_ms: int) -> Alert:
     since = account.since_ms if account.since_ms is not None else now_ms
     body = (
         f"{_who(account)}读取交易失败已持续 {_duration(now_ms - since)}（自 {format_local(since)} 起），"
-        "这个账号的付款确认会延迟或中断。\n"
-        f"原因：{account.reason or '未知'}\n"
-        "请打开后台查看失败截图并点击“测试登录”；若服务商后台改版，请更新平台配置或联系维护者：\n"
+        "这个账号的付款确认会延迟或中断；mapay 会按退避间隔自动重试，恢复后会再通知你。\n"
+        f"原因：{describe(HealthState.DEGRADED, account.failure_class)}\n"
+        f"技术细节：{account.reason or '无'}\n"
+        "请打开后台查看失败截图并点击“立即重试”；若服务商后台改版，请更新平台配置或联系维护者：\n"
         f"  命令：mapay account test {account.id}\n"
         f"  后台：{_account_page(base_url, account.id)}"
     )

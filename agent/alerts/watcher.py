@@ -31,10 +31,11 @@ UNMATCHED_FIRST_LOOKBACK_MS = 86_400_000  # first run: still-unmatched payments 
 
 # When an account started failing. ``health_at`` moves whenever health or reason changes; a dedicated
 # "failing since" column would be better, and replacing this expression is all it takes.
-_FAILING_SINCE = "a.health_at"
+_FAILING_SINCE = "coalesce(a.failing_since, a.health_at)"
 
 _ACCOUNTS_SQL = (
-    f"SELECT a.id, a.name, a.health, a.health_reason, {_FAILING_SINCE} AS since, p.name AS platform "
+    f"SELECT a.id, a.name, a.health, a.health_reason, {_FAILING_SINCE} AS since, p.name AS platform, "
+    "a.failure_class "
     "FROM accounts a JOIN platforms p ON p.id = a.platform_id WHERE a.enabled = 1 ORDER BY a.id"
 )
 _STALE_NOTIFIES_SQL = (
@@ -99,7 +100,10 @@ class AlertWatcher:
     async def _check_accounts(self, now: int, marks: dict[str, int]) -> None:
         degraded_after_ms = int(self._settings.alert_degraded_after_seconds * 1000)
         for row in await self._db.fetchall(_ACCOUNTS_SQL):
-            account = AccountFacts(row["id"], row["name"], row["platform"], row["health"], row["health_reason"], row["since"])
+            account = AccountFacts(
+                row["id"], row["name"], row["platform"], row["health"], row["health_reason"], row["since"],
+                row["failure_class"],
+            )
             for health in PROBLEMS:  # a state left behind may alert again when it comes back
                 if health != account.health:
                     self._alerter.resolve(messages.account_key(account.id, health))

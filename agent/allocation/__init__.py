@@ -2,9 +2,10 @@
 
 from agent.allocation.allocator import Allocator, DuplicateOutTradeNo, OrderDraft
 from agent.allocation.amounts import scope_key
-from agent.allocation.pool_view import AllocationError, AmountsExhausted, NoCodeAvailable
+from agent.allocation.pool_view import AccountsUnavailable, AllocationError, AmountsExhausted, NoCodeAvailable
 
 __all__ = [
+    "AccountsUnavailable",
     "AllocationError",
     "Allocator",
     "AmountsExhausted",

@@ -9,6 +9,9 @@ A slot is unavailable while a pending order holds it and, after that order ends,
 (``amount_quarantine``, migration 0008): a payer's second or late payment must find no new order at that
 amount. Quarantine ends with time rather than with a write, so the view keeps each slot's end and compares it
 with the transaction's clock.
+
+A degraded account's codes are in the view with the end of their grace: the grace ends with time, not
+with a write, so the choice itself skips them once it has passed.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agent.accounts.failures import describe
 from agent.allocation.amounts import EligibleCode, amount_candidates, choose_slot, scope_key
+from agent.providers.base import HealthState
 from agent.settings import Settings
 
 _FIRST_CHUNK = 8  # candidate amounts whose taken slots are read at once; doubles when all are taken
@@ -27,10 +32,21 @@ _ELIGIBLE_SQL = (
     "SELECT c.id, c.account_id, c.terminal_id, p.has_terminal, c.daily_cap_fen, c.last_used_at, "
     # today's (China time) paid and pending pay amounts, for capped codes only
     "CASE WHEN c.daily_cap_fen IS NULL THEN 0 ELSE (SELECT coalesce(sum(o.pay_amount_fen), 0) FROM orders o "
-    "WHERE o.code_id = c.id AND o.created_at >= ? AND o.status IN ('pending', 'paid')) END "
+    "WHERE o.code_id = c.id AND o.created_at >= ? AND o.status IN ('pending', 'paid')) END, "
+    # a degraded account's codes take orders until failing_since + the grace (NULL: healthy)
+    "CASE WHEN a.health = 'ok' THEN NULL ELSE a.failing_since END "
     "FROM codes c JOIN accounts a ON a.id = c.account_id JOIN platforms p ON p.id = a.platform_id "
-    "WHERE c.enabled = 1 AND a.enabled = 1 AND a.health = 'ok' ORDER BY c.last_used_at, c.id"
+    "WHERE c.enabled = 1 AND a.enabled = 1 "
+    "AND (a.health = 'ok' OR (a.health = 'degraded' AND a.failing_since IS NOT NULL)) "
+    "ORDER BY c.last_used_at, c.id"
 )
+# Why no code can take an order: every account that has an enabled code, with its state.
+_UNAVAILABLE_SQL = (
+    "SELECT a.name, p.name, a.enabled, a.health, a.failure_class FROM accounts a "
+    "JOIN platforms p ON p.id = a.platform_id "
+    "WHERE EXISTS (SELECT 1 FROM codes c WHERE c.account_id = a.id AND c.enabled = 1) ORDER BY a.id"
+)
+_NAMED_ACCOUNTS = 5  # the merchant's error names this many accounts, then counts the rest
 # Scopes never contain the unit separator; were one to, the unique index would still refuse the clash.
 _SEPARATOR = "\x1f"
 _NONE: frozenset[str] = frozenset()
@@ -48,8 +64,20 @@ class AllocationError(Exception):
 
 
 class NoCodeAvailable(AllocationError):
+    """There are no enabled codes at all."""
+
     def __init__(self) -> None:
         super().__init__("暂无可用的收款码，请稍后再试")
+
+
+class AccountsUnavailable(AllocationError):
+    """There are codes, but none of their accounts can take an order now; says why for each account."""
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        named = "；".join(reasons[:_NAMED_ACCOUNTS])
+        more = f"等共 {len(reasons)} 个账号" if len(reasons) > _NAMED_ACCOUNTS else ""
+        super().__init__(f"所有收款账号暂不可用：{named}{more}")
+        self.reasons = list(reasons)
 
 
 class AmountsExhausted(AllocationError):
@@ -72,9 +100,12 @@ class PoolView:
 
     def __init__(
         self, codes: list[EligibleCode], used_today: dict[int, int], last_stamp: int, day_start: int,
-        settings: Settings,
+        settings: Settings, grace_ends: dict[int, int] | None = None,
     ) -> None:
         self._codes = codes  # least recently used first
+        self._grace_ends = grace_ends or {}  # code id -> end of its degraded account's grace (ms)
+        self._now = 0
+        self._unavailable: AllocationError | None = None
         self._scopes = frozenset(code.scope for code in codes)
         self._used = used_today  # capped codes only
         self._last_stamp = last_stamp
@@ -83,7 +114,6 @@ class PoolView:
         self._taken: dict[int, set[str]] = {}  # amount -> scopes holding it
         self._quarantined: dict[int, dict[str, int]] = {}  # amount -> scope -> quarantined until (epoch ms)
         self._quarantine_ms = settings.quarantine_ms
-        self._now = last_stamp
         self._loaded: set[int] = set()
         self._touched: list[int] = []
         self._first_stamp = last_stamp + 1
@@ -95,14 +125,16 @@ class PoolView:
         rows = conn.execute(_ELIGIBLE_SQL, (day_start,)).fetchall()
         codes = [EligibleCode(row[0], row[1], scope_key(row[1], row[2], bool(row[3])), row[4]) for row in rows]
         used_today = {row[0]: row[6] for row in rows if row[4] is not None}
-        return cls(codes, used_today, max((row[5] for row in rows), default=0), day_start, settings)
+        grace_ms = int(settings.degraded_grace_seconds * 1000)
+        grace_ends = {row[0]: row[7] + grace_ms for row in rows if row[7] is not None}
+        return cls(codes, used_today, max((row[5] for row in rows), default=0), day_start, settings, grace_ends)
 
     def begin(self, now: int) -> None:
         """Start a transaction's work: rotation stamps continue after the latest one, so the order of uses
         survives equal clocks."""
         self._touched = []
-        self._now = now
         self._first_stamp = max(now, self._last_stamp + 1)
+        self._now = now
 
     def release(self, expired: Iterable[Sequence[Any]]) -> None:
         """Move orders that just expired, given as (scope, pay_amount_fen, code_id, created_at) rows, from
@@ -116,9 +148,38 @@ class PoolView:
                 self._used[code_id] -= amount
 
     def next(self, conn: sqlite3.Connection, money_fen: int) -> Slot:
-        """The best free slot for a price: raises NoCodeAvailable or AmountsExhausted."""
-        if not self._codes:
-            raise NoCodeAvailable()
+        """The best free slot for a price, on healthy codes first, then on degraded ones still in their
+        grace: raises AccountsUnavailable (or NoCodeAvailable when there are no codes) or AmountsExhausted."""
+        tiers = self._tiers()
+        if not tiers:
+            raise self._why_unavailable(conn)
+        for codes, scopes in tiers:
+            slot = self._first_free(conn, money_fen, codes, scopes)
+            if slot is not None:
+                return slot
+        raise AmountsExhausted()
+
+    def _tiers(self) -> list[tuple[list[EligibleCode], frozenset[str]]]:
+        """The codes that may take an order now, in rank order, each tier with its scopes."""
+        if not self._grace_ends:
+            return [(self._codes, self._scopes)] if self._codes else []
+        healthy = [code for code in self._codes if code.code_id not in self._grace_ends]
+        degraded = [code for code in self._codes if self._grace_ends.get(code.code_id, 0) > self._now]
+        return [(codes, frozenset(code.scope for code in codes)) for codes in (healthy, degraded) if codes]
+
+    def _why_unavailable(self, conn: sqlite3.Connection) -> AllocationError:
+        if self._unavailable is None:  # the same until the view is reloaded: read once
+            reasons = []
+            for name, platform, enabled, health, failure_class in conn.execute(_UNAVAILABLE_SQL).fetchall():
+                reason = describe(HealthState(health), failure_class, enabled=bool(enabled))
+                if reason is not None:
+                    reasons.append(f"{name}（{platform}）{reason}")
+            self._unavailable = AccountsUnavailable(reasons) if reasons else NoCodeAvailable()
+        return self._unavailable
+
+    def _first_free(
+        self, conn: sqlite3.Connection, money_fen: int, codes: list[EligibleCode], scopes: frozenset[str]
+    ) -> Slot | None:
         start, size = 0, _FIRST_CHUNK
         candidates = self._candidates(money_fen)
         while start < len(candidates):
@@ -126,12 +187,12 @@ class PoolView:
             self._load(conn, [chunk])
             # amounts held in every eligible scope are skipped with one set comparison each
             blocked = {amount: self._blocked(amount) for amount in chunk}
-            open_amounts = [amount for amount in chunk if not self._scopes <= blocked[amount]]
-            chosen = choose_slot(open_amounts, self._codes, blocked, self._used)
+            open_amounts = [amount for amount in chunk if not scopes <= blocked[amount]]
+            chosen = choose_slot(open_amounts, codes, blocked, self._used)
             if chosen is not None:
                 return Slot(*chosen)
             start, size = start + size, size * 2
-        raise AmountsExhausted()
+        return None
 
     def prefetch(self, conn: sqlite3.Connection, moneys: Iterable[int]) -> None:
         """Read the first chunk of every price of a batch with one query."""

@@ -16,19 +16,19 @@ from types import TracebackType
 import structlog
 from aiohttp import web
 
-from agent.browser.otp import take_otp
+from agent.accounts import AccountBook
+from agent.accounts.failures import classify
+from agent.accounts.otp import take_otp
+from agent.accounts.sessions import SessionStore
 from agent.browser.runtime import BrowserRuntime
-from agent.browser.session_store import SessionStore
 from agent.captcha import CaptchaSolver
 from agent.crypto import SecretBox
 from agent.db import Database
 from agent.keys import DB, SECRETS, SETTINGS
-from agent.pool import Pool
 from agent.profiles import ProfileError, profile_for
 from agent.providers.base import (
     AccountCredentials,
     Health,
-    HealthState,
     LayoutChanged,
     NeedsHuman,
     Provider,
@@ -54,7 +54,8 @@ class BrokenProfileProvider:
         raise self._error
 
     def health(self) -> Health:
-        return Health(HealthState.DEGRADED, str(self._error))
+        failure = classify(self._error)
+        return Health(failure.health, failure.detail)
 
 
 class BrowserAgent:
@@ -117,7 +118,9 @@ class BrowserAgent:
         return provider
 
     def _retire(self, provider: BrowserProvider) -> None:
-        task = asyncio.get_running_loop().create_task(provider.close())
+        # Its credentials changed or were refused: its session is not worth keeping (and the account's
+        # revision trigger already dropped the saved one).
+        task = asyncio.get_running_loop().create_task(provider.close(save=False))
         task.add_done_callback(lambda t: t.exception())  # surfaced in logs by close() itself
 
     def provider(self, account_id: int) -> BrowserProvider | None:
@@ -184,9 +187,9 @@ async def test_account(
     When the provider sends a one-time code, ``ask_otp`` is awaited for it (the CLI prompts the person);
     without it NeedsHuman propagates. Raises the provider errors with their messages.
     """
-    from agent.browser.otp import deliver_otp
+    from agent.accounts.otp import deliver_otp
 
-    credentials = await Pool(db, box).credentials(account_id)
+    credentials = await AccountBook(db, box).credentials(account_id)
     async with BrowserAgent(settings, db, box, headless=not headed) as agent:
         provider = agent(credentials)
         try:

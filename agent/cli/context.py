@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from agent.accounts import AccountBook
 from agent.crypto import SecretBox, load_secret_box
 from agent.db import Database
 from agent.merchants import MerchantBook
@@ -21,6 +22,7 @@ class CliContext:
     box: SecretBox
     merchants: MerchantBook
     pool: Pool
+    accounts: AccountBook
 
 
 @asynccontextmanager
@@ -29,4 +31,4 @@ async def open_context(settings: Settings) -> AsyncIterator[CliContext]:
     box = load_secret_box(settings)
     async with Database(settings.database_path) as db:
         await sync_platforms(db)
-        yield CliContext(settings, db, box, MerchantBook(db, box), Pool(db, box))
+        yield CliContext(settings, db, box, MerchantBook(db, box), Pool(db, box), AccountBook(db, box))

@@ -10,15 +10,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from agent.accounts import UNCHANGED, Unchanged
+from agent.accounts.otp import deliver_otp
 from agent.browser.agent import test_account
-from agent.browser.otp import deliver_otp
 from agent.cli.context import CliContext
 from agent.cli.output import emit, fail
 from agent.money import MoneyError, format_yuan, parse_yuan
 from agent.platforms import CATALOGUE
-from agent.pool import UNCHANGED, Unchanged
 from agent.providers.base import ProviderError
-from agent.timefmt import SHANGHAI
+from agent.timefmt import SHANGHAI, format_local
 
 
 def register(commands: Any) -> None:
@@ -56,6 +56,11 @@ def register(commands: Any) -> None:
         cmd.add_argument("id", type=int)
         cmd.set_defaults(handler=account_enable, enabled=enabled)
 
+    retry = account.add_parser(
+        "retry", help="ask the running gateway to read the account now (also after a refused login)"
+    )
+    retry.add_argument("id", type=int)
+    retry.set_defaults(handler=account_retry)
     test = account.add_parser("test", help="log in and print the last hour of transactions, normalized")
     test.add_argument("id", type=int)
     test.add_argument("--headed", action="store_true", help="show the browser (needs a desktop)")
@@ -130,7 +135,7 @@ async def account_add(ctx: CliContext, args: argparse.Namespace) -> int:
     if not password:
         return fail("empty password")
     try:
-        account = await ctx.pool.add_account(args.platform, args.name, args.username, password, args.base_url)
+        account = await ctx.accounts.add_account(args.platform, args.name, args.username, password, args.base_url)
     except ValueError as exc:
         return fail(str(exc))
     emit(account, as_json=args.json)
@@ -145,7 +150,7 @@ def _cleared_if_empty(option: str | None) -> str | Unchanged | None:
 async def account_update(ctx: CliContext, args: argparse.Namespace) -> int:
     password = _read_password(True) if args.password_stdin else None
     try:
-        account = await ctx.pool.update_account(
+        account = await ctx.accounts.update_account(
             args.id, name=args.name, base_url=_cleared_if_empty(args.base_url), password=password
         )
     except (LookupError, ValueError) as exc:
@@ -155,16 +160,35 @@ async def account_update(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def account_list(ctx: CliContext, args: argparse.Namespace) -> int:
-    emit(await ctx.pool.accounts(), as_json=args.json)
+    accounts = await ctx.accounts.accounts()
+    if args.json:
+        emit(accounts, as_json=True)
+        return 0
+    emit([
+        {"id": a.id, "platform": a.platform, "name": a.name, "username": a.username, "enabled": a.enabled,
+         "health": a.health.value, "problem": a.problem,
+         "failed_at": format_local(a.failure_at) if a.problem and a.failure_at else None,
+         "detail": a.health_reason if a.problem else None}
+        for a in accounts
+    ], as_json=False)
+    return 0
+
+
+async def account_retry(ctx: CliContext, args: argparse.Namespace) -> int:
+    try:
+        await ctx.accounts.request_probe(args.id)
+    except LookupError as exc:
+        return fail(str(exc))
+    emit({"account_id": args.id, "retry_requested": True}, as_json=args.json)
     return 0
 
 
 async def account_enable(ctx: CliContext, args: argparse.Namespace) -> int:
     try:
-        await ctx.pool.set_account_enabled(args.id, args.enabled)
+        await ctx.accounts.set_account_enabled(args.id, args.enabled)
     except LookupError as exc:
         return fail(str(exc))
-    emit(await ctx.pool.account(args.id), as_json=args.json)
+    emit(await ctx.accounts.account(args.id), as_json=args.json)
     return 0
 
 

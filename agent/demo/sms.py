@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterable
 
 import structlog
 
-from agent.browser.otp import deliver_otp
+from agent.accounts.otp import deliver_otp
 from agent.crypto import SecretBox
 from agent.db import Database
 from agent.demo.world import SimulatedAccount

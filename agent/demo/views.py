@@ -14,7 +14,7 @@ from agent.db import now_ms
 from agent.demo.shop import PAY_TYPES, OrderRefused, ShopOrder
 from agent.demo.state import DEMO, Demo
 from agent.demo.world import LOGIN_STYLES, PLATFORM_TITLES, put_first_in_line
-from agent.keys import DB, POOL
+from agent.keys import ACCOUNTS, DB
 from agent.money import format_yuan
 from agent.orders import Order, OrderStatus, get_order
 from agent.providers.base import HealthState
@@ -64,7 +64,7 @@ async def _order_rows(request: web.Request, demo: Demo) -> list[OrderRow]:
 
 async def _live_context(request: web.Request) -> dict[str, Any]:
     demo = request.app[DEMO]
-    accounts = await request.app[POOL].accounts()
+    accounts = await request.app[ACCOUNTS].accounts()
     return {
         "rows": await _order_rows(request, demo),
         "notifies": list(reversed(demo.shop.notifies)),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from agent.accounts import AccountBook
 from agent.db import Database
 from agent.platforms import CATALOGUE
 from agent.pool import Pool
@@ -49,13 +50,13 @@ class SimulatedAccount:
 
 
 async def add_simulated_account(
-    pool: Pool, platform: str, base_url: str, http: aiohttp.ClientSession, *, username: str, terminal_id: str
+    accounts: AccountBook, pool: Pool, platform: str, base_url: str, http: aiohttp.ClientSession, *, username: str, terminal_id: str
 ) -> SimulatedAccount:
     """Create the back-office login (random password) and the mapay account with one code pointing at it."""
     control = ControlClient(base_url, http)
     password = secrets.token_urlsafe(12)
     await control.merchant(username, password)
-    account = await pool.add_account(
+    account = await accounts.add_account(
         platform, f"{PLATFORM_TITLES.get(platform, platform)} {username}", username, password, base_url
     )
     code = await pool.add_code(

@@ -1,10 +1,10 @@
-"""Polling: read the transaction lists of accounts that have live orders."""
+"""Polling: read the transaction lists of accounts that have live orders, and probe degraded ones."""
 
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from agent.keys import DB, POOL, SETTINGS
+from agent.keys import ACCOUNTS, DB, SETTINGS
 from agent.notify import NOTIFIER
 from agent.ops.drain import DRAIN
 from agent.polling.scheduler import PollScheduler
@@ -20,7 +20,7 @@ def setup(app: web.Application, provider_factory: ProviderFactory | None) -> Non
 
     async def scheduler(app: web.Application) -> AsyncIterator[None]:
         notifier = app[NOTIFIER]
-        poller = PollScheduler(app[DB], app[POOL], app[SETTINGS], provider_factory, notifier.wake, app[DRAIN])
+        poller = PollScheduler(app[DB], app[ACCOUNTS], app[SETTINGS], provider_factory, notifier.wake, app[DRAIN])
         app[POLL_SCHEDULER] = poller
         async with poller.running():
             yield

@@ -1,12 +1,24 @@
-"""The poll scheduler: reads the transaction lists of accounts with live orders, one job per account at a time.
+"""The poll scheduler: reads provider accounts through their Provider, one job per account at a time.
 
-Only accounts with live orders (pending, or expired within the late-payment grace) are read: an idle
-account costs nothing and a provider sees no needless logins. Fresh accounts are read every
-``poll_interval_seconds``, accounts with only expired orders every ``poll_idle_interval_seconds``, both
-counted from the start of the previous read (so the read time does not add to a payment's wait) and
-never closer than a provider's ``min_poll_interval`` attribute (seconds) when it has one; a read that
-outlasts the interval is followed by the next one at once, never overlapped. Failures are classified by
-the provider's error class (agent/providers/base.py) and written as the account's health.
+Two kinds of job:
+
+* **polls** of accounts with live orders (pending, or expired within the late-payment grace): fresh
+  accounts every ``poll_interval_seconds``, accounts with only expired orders every
+  ``poll_idle_interval_seconds``, both counted from the start of the previous read (so the read time does
+  not add to a payment's wait) and never closer than a provider's ``min_poll_interval`` attribute
+  (seconds) when it has one; a read that outlasts the interval is followed by the next one at once, never
+  overlapped; failed polls back off up to ``poll_backoff_max_seconds``.
+* **probes** of degraded accounts without live orders: log in if needed and read the last minutes, first
+  ``probe_backoff_first_seconds`` after the failure, then doubling up to ``probe_backoff_max_seconds``,
+  until one succeeds and the account is ``ok`` again. An idle healthy account costs nothing.
+
+login_failed and needs_human accounts are left alone until a person acts (new credentials, a one-time
+code, 立即重试: ``accounts.probe_requested_at``). Failures are classified once, by
+:func:`agent.accounts.failures.classify`, and written through :class:`agent.accounts.AccountBook`.
+
+Every tick reads each enabled account's state from the database, so a change made anywhere (the CLI, the
+admin console, another process) counts at the next read: a disabled account is no longer read, and a new
+revision (username, password or base URL changed) rebuilds the provider first.
 """
 
 from __future__ import annotations
@@ -16,20 +28,17 @@ import contextlib
 import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from agent.accounts import AccountBook, classify
 from agent.db import Database, now_ms
 from agent.matching import expire_overdue, match_account, record_transactions
 from agent.ops import metrics
 from agent.ops.drain import Drain
-from agent.pool import Pool
 from agent.providers.base import (
-    AuthFailed,
     HealthState,
-    LayoutChanged,
-    NeedsHuman,
     Provider,
     ProviderError,
     ProviderFactory,
@@ -40,34 +49,42 @@ from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-TICK_S = 1.0  # new orders on a not yet polled account are noticed within this time
-STOPPED = frozenset({HealthState.LOGIN_FAILED, HealthState.NEEDS_HUMAN})  # resumed when health is set back
+TICK_S = 1.0  # new orders, and changes made by other processes, are noticed within this time
+STOPPED = frozenset({HealthState.LOGIN_FAILED, HealthState.NEEDS_HUMAN})  # wait for a person
+PROBE_WINDOW = timedelta(minutes=2)  # what a probe reads: enough to prove the back office answers
 
-_LIVE_SQL = (
-    "SELECT o.account_id, p.slug, MAX(o.status = 'pending' AND o.expires_at >= ?) AS fresh, "
-    "MIN(o.created_at) AS oldest, a.health, a.health_reason "
-    "FROM orders o JOIN accounts a ON a.id = o.account_id JOIN platforms p ON p.id = a.platform_id "
-    "WHERE a.enabled = 1 AND (o.status = 'pending' OR (o.status = 'expired' AND o.expires_at >= ?)) "
-    "GROUP BY o.account_id"
+_ACCOUNTS_SQL = (
+    "SELECT a.id, p.slug, a.health, a.revision, a.probe_requested_at, l.fresh, l.oldest "
+    "FROM accounts a JOIN platforms p ON p.id = a.platform_id LEFT JOIN ("
+    "SELECT account_id, MAX(status = 'pending' AND expires_at >= ?) AS fresh, MIN(created_at) AS oldest "
+    "FROM orders WHERE status = 'pending' OR (status = 'expired' AND expires_at >= ?) GROUP BY account_id"
+    ") l ON l.account_id = a.id WHERE a.enabled = 1"
 )
 
 
 @dataclass(frozen=True, slots=True)
-class LiveAccount:
+class AccountNow:
+    """An enabled account as the database shows it at this tick."""
+
     account_id: int
     platform: str
+    health: HealthState
+    revision: int
+    probe_requested_at: int | None
+    live: bool  # has live orders
     fresh: bool  # at least one order can still be paid
-    oldest_created_at: int  # the read window starts here (minus the skew)
-    health: tuple[HealthState, str | None]
+    oldest_created_at: int | None  # the read window starts here (minus the skew)
 
 
 @dataclass
 class _AccountState:
     provider: Provider | None = None
+    revision: int = -1  # of the credentials the provider was built with
     logged_in: bool = False
     task: asyncio.Task[None] | None = None
     requested: bool = False
-    failures: int = 0
+    failures: int = 0  # consecutive failed jobs
+    failed_probes: int = 0  # consecutive failed probes (no live orders)
     last_start: float = -math.inf
     last_end: float = -math.inf
 
@@ -80,12 +97,12 @@ class PollScheduler:
     """Decides when each account is read, reads it through its Provider, records and matches what it finds."""
 
     def __init__(
-        self, db: Database, pool: Pool, settings: Settings, factory: ProviderFactory | None,
+        self, db: Database, accounts: AccountBook, settings: Settings, factory: ProviderFactory | None,
         on_confirmed: Callable[[], None], drain: Drain,
     ) -> None:
         self._db = db
         self._drain = drain
-        self._pool = pool
+        self._book = accounts
         self._settings = settings
         self._factory = factory
         self._on_confirmed = on_confirmed
@@ -102,9 +119,13 @@ class PollScheduler:
         self._state(account_id).requested = True
         self._wake.set()
 
+    def wake(self) -> None:
+        """Look at the accounts now rather than at the next tick (立即重试 was just written)."""
+        self._wake.set()
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Schedule polls and expiry sweeps for the duration of the block; cancel every job on exit."""
+        """Schedule polls, probes and expiry sweeps for the duration of the block; cancel every job on exit."""
         loop_task = asyncio.create_task(self._run(), name="poll-scheduler")
         try:
             yield
@@ -140,66 +161,91 @@ class PollScheduler:
                     await self._wake.wait()
 
     async def _start_due_jobs(self, factory: ProviderFactory, now: float) -> float:
-        """Start a job for every live account that is due; returns seconds until the next one is."""
+        """Start a job for every account that is due; returns seconds until the next one is."""
         wait = TICK_S
-        for live in await self._live_accounts():
-            state = self._state(live.account_id)
-            if state.task is not None or live.health[0] in STOPPED:
+        for account in await self._enabled_accounts():
+            state = self._state(account.account_id)
+            if state.task is not None:
                 continue
-            due = self._due(state, live.fresh, now)
+            due = self._due(account, state, now)
+            if due is None:
+                continue
             if due > now:
                 wait = min(wait, due - now)
                 continue
             state.requested = False
             state.last_start = now
-            state.task = asyncio.create_task(self._job(factory, live, state), name=f"poll-{live.account_id}")
+            state.task = asyncio.create_task(self._job(factory, account, state), name=f"poll-{account.account_id}")
             self._drain.track(state.task)
         return wait
 
-    def _due(self, state: _AccountState, fresh: bool, now: float) -> float:
-        interval = self._settings.poll_interval_seconds if fresh else self._settings.poll_idle_interval_seconds
-        if state.failures:
-            backoff = min(interval * 2 ** (state.failures - 1), self._settings.poll_backoff_max_seconds)
-            due = state.last_end + backoff
-        elif state.requested:
-            due = now
-        else:
-            due = state.last_start + interval
-        return max(due, state.last_start + state.min_spacing)
+    def _due(self, account: AccountNow, state: _AccountState, now: float) -> float | None:
+        """When the account's next job may start, or None when it needs none."""
+        spacing = state.last_start + state.min_spacing
+        if account.probe_requested_at is not None:  # a person asked: now, whatever the health
+            return max(now, spacing)
+        if account.health in STOPPED:
+            return None
+        if account.live:
+            interval = self._settings.poll_interval_seconds if account.fresh else self._settings.poll_idle_interval_seconds
+            if state.failures:
+                backoff = min(interval * 2 ** (state.failures - 1), self._settings.poll_backoff_max_seconds)
+                due = state.last_end + backoff
+            elif state.requested:
+                due = now
+            else:
+                due = state.last_start + interval
+            return max(due, spacing)
+        if account.health is HealthState.DEGRADED:
+            return max(state.last_end + self._probe_backoff(state), spacing)
+        return None
 
-    async def _live_accounts(self) -> list[LiveAccount]:
+    def _probe_backoff(self, state: _AccountState) -> float:
+        settings = self._settings
+        return min(settings.probe_backoff_first_seconds * 2 ** state.failed_probes, settings.probe_backoff_max_seconds)
+
+    async def _enabled_accounts(self) -> list[AccountNow]:
         now = now_ms()
-        rows = await self._db.fetchall(_LIVE_SQL, (now, now - self._settings.late_payment_grace_seconds * 1000))
+        rows = await self._db.fetchall(_ACCOUNTS_SQL, (now, now - self._settings.late_payment_grace_seconds * 1000))
         return [
-            LiveAccount(row[0], row[1], bool(row[2]), row[3], (HealthState(row[4]), row[5])) for row in rows
+            AccountNow(row[0], row[1], HealthState(row[2]), row[3], row[4], row[6] is not None, bool(row[5]), row[6])
+            for row in rows
         ]
 
-    async def _job(self, factory: ProviderFactory, live: LiveAccount, state: _AccountState) -> None:
+    async def _job(self, factory: ProviderFactory, account: AccountNow, state: _AccountState) -> None:
         loop = asyncio.get_running_loop()
         try:
-            await self._poll(factory, live, state)
+            if account.probe_requested_at is not None:
+                await self._book.take_probe_request(account.account_id, account.probe_requested_at)
+            await self._poll(factory, account, state)
         except Exception as exc:
             if not self._db.storage.mark_failed(exc):
-                log.exception("poll_job_error", account_id=live.account_id)
+                log.exception("poll_job_error", account_id=account.account_id)
         finally:
             state.last_end = loop.time()
             state.task = None
             self._wake.set()
 
-    async def _poll(self, factory: ProviderFactory, live: LiveAccount, state: _AccountState) -> None:
-        account_id = live.account_id
-        since = _utc(live.oldest_created_at - self._skew_ms)
-        until = _utc(now_ms() + self._skew_ms)
+    async def _poll(self, factory: ProviderFactory, account: AccountNow, state: _AccountState) -> None:
+        account_id = account.account_id
+        now = now_ms()
+        if account.oldest_created_at is not None:
+            since = _utc(account.oldest_created_at - self._skew_ms)
+        else:  # a probe: is the back office back?
+            since = _utc(now) - PROBE_WINDOW
+        until = _utc(now + self._skew_ms)
         try:
             async with asyncio.timeout(self._settings.poll_timeout_seconds):
-                transactions = await self._read(factory, account_id, state, since, until)
+                transactions = await self._read(factory, account, state, since, until)
         except Exception as exc:  # a provider is outside code: every failure is classified, none escapes
-            metrics.poll_done(live.platform, ok=False)
-            await self._failed(live, state, exc)
+            metrics.poll_done(account.platform, ok=False)
+            await self._failed(account, state, exc)
             return
-        metrics.poll_done(live.platform, ok=True)
-        state.failures = 0
-        await self._set_health(live, HealthState.OK, None)
+        metrics.poll_done(account.platform, ok=True)
+        state.failures = state.failed_probes = 0
+        if account.health is not HealthState.OK:
+            await self._book.record_ok(account_id)
+            log.info("account_recovered", account_id=account_id, was=account.health.value)
         await record_transactions(self._db, account_id, transactions)
         confirmed = await match_account(
             self._db, account_id, skew_ms=self._skew_ms,
@@ -210,11 +256,13 @@ class PollScheduler:
             self._on_confirmed()
 
     async def _read(
-        self, factory: ProviderFactory, account_id: int, state: _AccountState, since: datetime, until: datetime
+        self, factory: ProviderFactory, account: AccountNow, state: _AccountState, since: datetime, until: datetime
     ) -> list[ProviderTransaction]:
         """Fetch the window, logging in first when needed and once more if the session turns out expired."""
-        if state.provider is None:
-            state.provider = factory(await self._pool.credentials(account_id))
+        if state.provider is None or state.revision != account.revision:
+            # built afresh when the login details changed anywhere (CLI, console, another process)
+            state.provider = factory(await self._book.credentials(account.account_id))
+            state.revision, state.logged_in = account.revision, False
         provider = state.provider
         if not state.logged_in:
             await provider.login()
@@ -227,32 +275,21 @@ class PollScheduler:
             state.logged_in = True
             return await provider.fetch_transactions(since, until)
 
-    async def _failed(self, live: LiveAccount, state: _AccountState, exc: Exception) -> None:
-        account_id = live.account_id
-        if isinstance(exc, AuthFailed):
+    async def _failed(self, account: AccountNow, state: _AccountState, exc: Exception) -> None:
+        failure = classify(exc)
+        if failure.health is HealthState.LOGIN_FAILED:
             state.provider, state.logged_in = None, False  # rebuilt with fresh credentials when resumed
-            await self._set_health(live, HealthState.LOGIN_FAILED, str(exc) or "credentials refused")
-        elif isinstance(exc, NeedsHuman):
+        elif failure.health is HealthState.NEEDS_HUMAN:
             state.logged_in = False
-            await self._set_health(live, HealthState.NEEDS_HUMAN, str(exc) or "a human step is required")
         else:
             state.failures += 1
-            await self._set_health(live, HealthState.DEGRADED, _reason(exc))
+            if not account.live:
+                state.failed_probes += 1
+        await self._book.record_failure(account.account_id, failure)
         # A classified failure is an expected state (waiting for an SMS code, a 502): one line, no traceback.
-        log.warning("poll_failed", account_id=account_id, error=type(exc).__name__, detail=str(exc),
-                    failures=state.failures, exc_info=not isinstance(exc, ProviderError | TimeoutError))
-
-    async def _set_health(self, live: LiveAccount, state: HealthState, reason: str | None) -> None:
-        if live.health != (state, reason):
-            await self._pool.set_health(live.account_id, state, reason)
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, LayoutChanged):
-        return f"{exc.step}: {exc.detail}"
-    if isinstance(exc, TimeoutError):
-        return "poll timed out"
-    return f"{type(exc).__name__}: {exc}"
+        log.warning("poll_failed", account_id=account.account_id, error=type(exc).__name__, detail=str(exc),
+                    failure=failure.kind.value, failures=state.failures, probe=not account.live,
+                    exc_info=not isinstance(exc, ProviderError | TimeoutError))
 
 
 def _utc(ms: int) -> datetime:

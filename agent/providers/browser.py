@@ -18,6 +18,7 @@ import structlog
 from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
 
+from agent.accounts.failures import classify
 from agent.browser.snapshot import save_snapshot
 from agent.db import now_ms
 from agent.ops import metrics
@@ -104,10 +105,10 @@ class BrowserProvider:
             return await self._job("transactions", lambda: self._fetch(since, until, spaced=True))
 
     # -- lifecycle -------------------------------------------------------------------------------------
-    async def close(self) -> None:
-        """Save the session (when logged in) and close the context; a parked OTP login is dropped."""
+    async def close(self, *, save: bool = True) -> None:
+        """Save the session (when logged in and ``save``) and close the context; a parked OTP login is dropped."""
         async with self._lock:
-            await self._close_context(save=True)
+            await self._close_context(save=save)
 
     async def close_if_idle(self, idle_seconds: float) -> bool:
         """Close the context when it has had no job for ``idle_seconds`` (never a login waiting for a code)."""
@@ -178,24 +179,26 @@ class BrowserProvider:
         raise AssertionError("unreachable")
 
     async def _failed(self, job: str, exc: ProviderError) -> None:
-        """Record the failure in health, the saved session and a snapshot, as its kind requires."""
+        """Record the failure in health, the saved session and a snapshot, as its kind requires.
+
+        The health is what :func:`agent.accounts.classify` says (the scheduler writes the same to the
+        account); this method only adds what the browser side owns: the session and the snapshot.
+        """
         account_id = self.account.account_id
         driver = self._driver
-        if isinstance(exc, SessionExpired):
+        if isinstance(exc, SessionExpired):  # the job's caller logs in again; health is not touched yet
             self._logged_in = False
             self._values = {}
             await self._agent.sessions.clear(account_id)
             log.info("provider_session_expired", account_id=account_id, detail=str(exc))
             return
+        failure = classify(exc)
+        self._health = Health(failure.health, failure.detail)
         if isinstance(exc, NeedsHuman):
-            self._health = Health(HealthState.NEEDS_HUMAN, str(exc))
             log.warning("provider_needs_human", account_id=account_id, detail=str(exc))
             return
         if isinstance(exc, AuthFailed):
             self._auth_failure = self._auth_failure or str(exc)
-            self._health = Health(HealthState.LOGIN_FAILED, str(exc))
-        else:
-            self._health = Health(HealthState.DEGRADED, str(exc))
         step = exc.step if isinstance(exc, LayoutChanged) else (driver.current_step if driver else job)
         log.warning("provider_failed", account_id=account_id, step=step, error=type(exc).__name__, detail=str(exc))
         await self._snapshot(step, exc)

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from agent.accounts import AccountBook
 from agent.browser.runtime import BrowserRuntime
 from agent.browser.snapshot import save_snapshot
 from agent.captcha import CaptchaSolver
 from agent.crypto import SecretBox
 from agent.db import Database
-from agent.pool import Pool
 from agent.profiles import Profile, ProfileError, load_profile
 from agent.profiles.hooks import load_hooks
 from agent.profiles.login import LoginDriver
@@ -95,7 +95,7 @@ async def check_profile(
         report.steps.append(StepResult("profile", "failed", str(exc)))
         return report
     report.unresolved = unresolved(path.read_text(encoding="utf-8"))
-    credentials = await Pool(db, box).credentials(account_id)
+    credentials = await AccountBook(db, box).credentials(account_id)
     report.base_url = credentials.base_url or profile.base_url
     own = runtime is None
     active = runtime or BrowserRuntime(settings, headless=not headed)

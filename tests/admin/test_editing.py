@@ -5,9 +5,10 @@ from __future__ import annotations
 import aiohttp
 from playwright.async_api import expect
 
-from agent.keys import DB, POOL
+from agent.accounts import classify
+from agent.keys import ACCOUNTS, DB, POOL
 from agent.merchants import Merchant
-from agent.providers.base import HealthState
+from agent.providers.base import AuthFailed, HealthState
 from fixtures.client import ControlClient
 from fixtures.server import serve_fixture
 from tests.admin.conftest import Console
@@ -24,11 +25,11 @@ async def _stored(console: Console, table: str, row_id: int) -> dict[str, object
 
 
 async def test_new_password_and_address_fix_a_failed_login(console: Console) -> None:
-    page, pool = console.page, console.gateway.app[POOL]
+    page, accounts = console.page, console.gateway.app[ACCOUNTS]
     async with serve_fixture("shouqianba") as office, aiohttp.ClientSession() as http:
         await ControlClient(office.url, http).merchant(USERNAME, PASSWORD)
-        account = await pool.add_account("shouqianba", "旧名字", USERNAME, "typo-pass", "http://127.0.0.1:9")
-        await pool.set_health(account.id, HealthState.LOGIN_FAILED, "密码错误")
+        account = await accounts.add_account("shouqianba", "旧名字", USERNAME, "typo-pass", "http://127.0.0.1:9")
+        await accounts.record_failure(account.id, classify(AuthFailed("密码错误")))
         await console.open(f"/accounts/{account.id}")
         await expect(page.locator("#account-health")).to_have_text("登录失败")
         await expect(page.locator("#f-base_url")).to_have_value("http://127.0.0.1:9")
@@ -41,7 +42,7 @@ async def test_new_password_and_address_fix_a_failed_login(console: Console) -> 
         await expect(page.locator("h1")).to_have_text("账号：一号店")
         await expect(page.locator("#account-health")).to_have_text("正常")  # new credentials: try again
         assert PASSWORD not in await page.content()
-        credentials = await pool.credentials(account.id)
+        credentials = await accounts.credentials(account.id)
         assert (credentials.password, credentials.base_url) == (PASSWORD, office.url)
         stored = await _stored(console, "accounts", account.id)
         assert PASSWORD not in str(stored["secret_enc"])
@@ -54,9 +55,9 @@ async def test_new_password_and_address_fix_a_failed_login(console: Console) -> 
 
 
 async def test_bad_account_edits_are_shown_at_the_field_and_change_nothing(console: Console) -> None:
-    page, pool = console.page, console.gateway.app[POOL]
-    account = await pool.add_account("hkrt", "二号店", "u2", "old-pass", "http://127.0.0.1:9")
-    await pool.set_health(account.id, HealthState.LOGIN_FAILED, "密码错误")
+    page, accounts = console.page, console.gateway.app[ACCOUNTS]
+    account = await accounts.add_account("hkrt", "二号店", "u2", "old-pass", "http://127.0.0.1:9")
+    await accounts.record_failure(account.id, classify(AuthFailed("密码错误")))
     before = await _stored(console, "accounts", account.id)
     await console.open(f"/accounts/{account.id}")
     await page.fill("#f-base_url", "ftp://example")
@@ -75,7 +76,7 @@ async def test_bad_account_edits_are_shown_at_the_field_and_change_nothing(conso
     await page.fill("#f-name", "二号店")
     await page.click("#account-edit-form button[type=submit]")  # an empty address: back to the default
     await expect(page.locator(".notice.ok")).to_have_text("账号信息已保存")
-    updated = await pool.account(account.id)
+    updated = await accounts.account(account.id)
     assert updated.base_url is None and updated.health is HealthState.OK
 
 

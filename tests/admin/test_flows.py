@@ -9,7 +9,7 @@ import segno
 from playwright.async_api import expect
 
 from agent.db import now_ms
-from agent.keys import DB, MERCHANTS, POOL
+from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL
 from agent.matching import match_account, record_transactions
 from agent.merchants import Merchant
 from fixtures.client import ControlClient
@@ -73,7 +73,7 @@ async def test_wrong_provider_password_shows_the_error_and_records_health(consol
     page = console.page
     async with serve_fixture("shouqianba") as office, aiohttp.ClientSession() as http:
         await ControlClient(office.url, http).merchant("13800000002", "right-password")
-        account = await console.gateway.app[POOL].add_account(
+        account = await console.gateway.app[ACCOUNTS].add_account(
             "shouqianba", "二号店", "13800000002", "wrong-password", office.url
         )
         await console.open(f"/accounts/{account.id}")
@@ -84,7 +84,7 @@ async def test_wrong_provider_password_shows_the_error_and_records_health(consol
 
 async def test_uploaded_qr_picture_is_decoded_and_shown(console: Console) -> None:
     page = console.page
-    account = await console.gateway.app[POOL].add_account("shouqianba", "三号店", "u3", "pw")
+    account = await console.gateway.app[ACCOUNTS].add_account("shouqianba", "三号店", "u3", "pw")
     payload = "https://qr.shouqianba.com/21000000123456"
     png = io.BytesIO()
     segno.make(payload, error="m").save(png, kind="png", scale=8)
@@ -123,7 +123,7 @@ async def test_forms_reject_bad_input_next_to_the_field_and_change_nothing(conso
     await page.click("#account-form button[type=submit]")
     await expect(page.locator("[data-error-for=base_url]")).to_contain_text("http://")
     await expect(page.locator("#f-username")).to_have_value("u1")  # the typed values are kept
-    account = await console.gateway.app[POOL].add_account("hkrt", "好账号", "u2", "pw")
+    account = await console.gateway.app[ACCOUNTS].add_account("hkrt", "好账号", "u2", "pw")
 
     await console.open("/codes")
     await page.select_option("#f-account", str(account.id))

@@ -11,7 +11,7 @@ import segno
 from playwright.async_api import FloatRect, Page
 
 from agent.db import now_ms
-from agent.keys import DB, POOL
+from agent.keys import ACCOUNTS, DB
 from agent.matching import record_transactions
 from agent.merchants import Merchant
 from tests.admin.conftest import Console
@@ -27,7 +27,7 @@ async def _seed(console: Console, merchant: Merchant) -> dict[str, str]:
     """A lived-in console: orders in every state, a failed notify, an unmatched payment, a failure snapshot."""
     app = console.gateway.app
     code = await add_code(app)
-    await app[POOL].add_account("hkrt", "码钱·二号店", "13900000002", "pw", "http://127.0.0.1:9")
+    await app[ACCOUNTS].add_account("hkrt", "码钱·二号店", "13900000002", "pw", "http://127.0.0.1:9")
     orders = [
         await insert_order(app, merchant, code, money_fen=1000 + i, status=status, name=f"会员充值 {i} 个月")
         for i, status in enumerate(("pending", "paid", "expired", "closed", "pending"))

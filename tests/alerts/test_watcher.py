@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 
+from agent.accounts import Failure, FailureClass
 from agent.alerts import ALERTER, messages
 from agent.alerts.watcher import UNMATCHED_SETTLE_MS
 from agent.db import now_ms
-from agent.keys import DB, POOL
+from agent.keys import ACCOUNTS, DB
 from agent.matching import flag_duplicates, record_transactions
 from agent.merchants import Merchant
 from agent.providers.base import HealthState
@@ -25,8 +26,16 @@ async def _account(gateway: RunningGateway, platform: str = "shengpay") -> int:
     return (await add_code(gateway.app, platform=platform)).account_id
 
 
-async def _set_health(gateway: RunningGateway, account_id: int, state: HealthState, reason: str | None = None) -> None:
-    await gateway.app[POOL].set_health(account_id, state, reason)
+_CLASS = {HealthState.NEEDS_HUMAN: FailureClass.NEEDS_CODE, HealthState.LOGIN_FAILED: FailureClass.REFUSED,
+          HealthState.DEGRADED: FailureClass.LAYOUT}
+
+
+async def _set_health(gateway: RunningGateway, account_id: int, state: HealthState, reason: str = "") -> None:
+    """As the poll scheduler records a job's outcome."""
+    if state is HealthState.OK:
+        await gateway.app[ACCOUNTS].record_ok(account_id)
+    else:
+        await gateway.app[ACCOUNTS].record_failure(account_id, Failure(state, _CLASS[state], reason))
 
 
 async def _one_alert(receiver: AlertReceiver) -> str:
@@ -70,9 +79,9 @@ async def test_a_degraded_account_alerts_only_once_it_stayed_degraded_past_the_t
     assert receiver.received == []  # degraded for a moment is the poller's business, not the owner's
 
     async with gateway.app[DB].transaction() as conn:  # failing for 61 s now (threshold 60 s)
-        await conn.execute("UPDATE accounts SET health_at = ? WHERE id = ?", (now_ms() - 61_000, account_id))
+        await conn.execute("UPDATE accounts SET failing_since = ? WHERE id = ?", (now_ms() - 61_000, account_id))
     text = await _one_alert(receiver)
-    assert "账号读取异常" in text and "数字门店" in text and "1 分钟" in text
+    assert "账号读取异常" in text and "数字门店" in text and "1 分钟" in text and "页面结构变化" in text
     assert "transactions: 表格列 金额 不存在" in text and f"/admin/accounts/{account_id}" in text
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from agent.keys import DB, POOL
+from agent.keys import ACCOUNTS, DB, POOL
 from agent.pool import Code
 from tests.support.gateway import RunningGateway
 
@@ -22,7 +22,7 @@ async def add_code(
     """A code on ``account_id``, or on a fresh account of ``platform`` (terminal id given or generated)."""
     pool = gateway.app[POOL]
     if account_id is None:
-        account = await pool.add_account(platform, "测试账号", f"user{next(_usernames)}", "secret")
+        account = await gateway.app[ACCOUNTS].add_account(platform, "测试账号", f"user{next(_usernames)}", "secret")
         account_id = account.id
     return await pool.add_code(
         account_id, payload=f"https://qr.example/{next(_usernames)}", terminal_id=terminal_id,

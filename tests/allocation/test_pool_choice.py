@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+from agent.accounts import classify
 from agent.allocation.clock import DAY_MS
 from agent.db import now_ms
-from agent.keys import DB, POOL
+from agent.keys import ACCOUNTS, DB, POOL
 from agent.merchants import Merchant
-from agent.providers.base import HealthState
+from agent.providers.base import AuthFailed, TransientError
 from tests.allocation.pool_setup import add_code, pay_amounts
 from tests.intake.db_snapshot import snapshot
 from tests.intake.epay_client import mapi
@@ -31,18 +32,21 @@ async def test_codes_rotate_least_recently_used_first(gateway: RunningGateway, m
 
 
 async def test_unhealthy_and_disabled_are_skipped(gateway: RunningGateway, merchant: Merchant) -> None:
-    pool = gateway.app[POOL]
+    pool, accounts = gateway.app[POOL], gateway.app[ACCOUNTS]
     unhealthy, disabled_account, disabled_code, good = [await add_code(gateway, terminal_id="T") for _ in range(4)]
-    await pool.set_health(unhealthy.account_id, HealthState.LOGIN_FAILED, "密码错误")
-    await pool.set_account_enabled(disabled_account.account_id, False)
+    await accounts.record_failure(unhealthy.account_id, classify(AuthFailed("密码错误")))
+    await accounts.set_account_enabled(disabled_account.account_id, False)
     await pool.set_code_enabled(disabled_code.id, False)
     for _ in range(3):
         assert await _code_of(gateway, (await mapi(gateway, merchant))["trade_no"]) == good.id
 
-    await pool.set_health(good.account_id, HealthState.DEGRADED, "超时")
+    await accounts.record_failure(good.account_id, classify(TransientError("超时")))
+    async with gateway.app[DB].transaction() as conn:  # failing for longer than the degraded grace
+        await conn.execute("UPDATE accounts SET failing_since = 0 WHERE id = ?", (good.account_id,))
     before = await snapshot(gateway)
     answer = await mapi(gateway, merchant)
-    assert answer["code"] == -1 and "收款码" in answer["msg"]
+    assert answer == {"code": -1, "msg": "所有收款账号暂不可用：测试账号（收钱吧）登录被拒绝，请检查密码；"
+                      "测试账号（收钱吧）已停用；测试账号（收钱吧）无法连接服务商后台"}
     assert await snapshot(gateway) == before
 
 

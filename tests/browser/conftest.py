@@ -14,13 +14,13 @@ import yaml
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+from agent.accounts import AccountBook
+from agent.accounts.otp import deliver_otp
 from agent.browser.agent import BrowserAgent
-from agent.browser.otp import deliver_otp
 from agent.browser.runtime import BrowserRuntime
 from agent.crypto import SecretBox
 from agent.db import Database
 from agent.platforms import sync_platforms
-from agent.pool import Pool
 from agent.providers.base import NeedsHuman, Provider
 from agent.settings import Settings
 from fixtures.client import ControlClient
@@ -68,7 +68,7 @@ class Harness:
             yield agent
 
     async def provider(self, agent: BrowserAgent) -> Provider:
-        return agent(await Pool(self.db, self.box).credentials(self.account_id))
+        return agent(await AccountBook(self.db, self.box).credentials(self.account_id))
 
     async def login(self, provider: Provider) -> None:
         """Log in; for the OTP platform, play the person who reads the SMS and types the code."""
@@ -116,7 +116,7 @@ async def harness_for(platform: str, tmp_path: Path, runtime: BrowserRuntime | N
         await sync_platforms(db)
         control = ControlClient(office.url, http)
         await control.merchant(USERNAME, PASSWORD)
-        account = await Pool(db, box).add_account(platform, f"{platform} 测试", USERNAME, PASSWORD, office.url)
+        account = await AccountBook(db, box).add_account(platform, f"{platform} 测试", USERNAME, PASSWORD, office.url)
         yield Harness(platform, office, control, db, box, config, runtime, account.id)
 
 

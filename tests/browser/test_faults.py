@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.accounts import AccountBook
 from agent.browser.runtime import BrowserRuntime
-from agent.pool import Pool
 from agent.providers.base import (
     AuthFailed,
     HealthState,
@@ -76,10 +76,10 @@ async def test_faults_are_classified_and_no_payment_is_lost(harness: Harness) ->
 
 async def test_wrong_password_fails_once_without_a_retry_storm(harness: Harness) -> None:
     await harness.control.merchant("13900000002", "the-real-one")
-    account = await Pool(harness.db, harness.box).add_account(
+    account = await AccountBook(harness.db, harness.box).add_account(
         harness.platform, "wrong", "13900000002", PASSWORD, harness.office.url)
     async with harness.agent() as agent:
-        provider = agent(await Pool(harness.db, harness.box).credentials(account.id))
+        provider = agent(await AccountBook(harness.db, harness.box).credentials(account.id))
         for _ in range(3):
             with pytest.raises(AuthFailed):
                 await provider.login()
@@ -124,7 +124,7 @@ async def test_always_refused_captcha_gives_up_after_bounded_tries(
 
 
 async def test_refused_one_time_code_waits_for_a_new_one(tmp_path: Path, runtime: BrowserRuntime) -> None:
-    from agent.browser.otp import deliver_otp
+    from agent.accounts.otp import deliver_otp
 
     async with harness_for("shengpay", tmp_path, runtime) as harness, harness.agent() as agent:
         provider = await harness.provider(agent)

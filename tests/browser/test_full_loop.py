@@ -8,10 +8,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from agent.accounts.otp import deliver_otp
 from agent.browser.agent import BrowserAgent
-from agent.browser.otp import deliver_otp
 from agent.browser.runtime import BrowserRuntime
-from agent.keys import DB, MERCHANTS, POOL, SECRETS
+from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL, SECRETS
 from agent.orders import OrderStatus, get_order
 from agent.providers.base import AccountCredentials, HealthState, Provider
 from fixtures.client import ControlClient
@@ -54,7 +54,7 @@ async def test_an_order_paid_on_the_back_office_is_confirmed_and_notified(
         control = ControlClient(office.url, http)
         await control.merchant(USERNAME, PASSWORD)
         pool = gateway.app[POOL]
-        account = await pool.add_account(platform, "收款账户", USERNAME, PASSWORD, office.url)
+        account = await gateway.app[ACCOUNTS].add_account(platform, "收款账户", USERNAME, PASSWORD, office.url)
         await pool.add_code(account.id, payload="https://qr.example/pay/1", terminal_id="T100")
         merchant = await gateway.app[MERCHANTS].create("测试商户")
         async with serve_merchant_site(merchant.key) as site:
@@ -76,4 +76,4 @@ async def test_an_order_paid_on_the_back_office_is_confirmed_and_notified(
 
 
 async def _health(gateway: RunningGateway, account_id: int, state: HealthState) -> bool:
-    return (await gateway.app[POOL].account(account_id)).health == state
+    return (await gateway.app[ACCOUNTS].account(account_id)).health == state

@@ -9,12 +9,12 @@ import aiohttp
 import pytest
 import yaml
 
+from agent.accounts import AccountBook
 from agent.browser.agent import BrowserAgent
 from agent.browser.runtime import BrowserRuntime
 from agent.crypto import SecretBox
 from agent.db import Database
 from agent.platforms import PlatformInfo, sync_platforms
-from agent.pool import Pool
 from agent.settings import Settings
 from fixtures.client import ControlClient
 from fixtures.server import serve_fixture
@@ -47,10 +47,10 @@ async def test_a_seventh_platform_is_only_a_profile(tmp_path: Path, runtime: Bro
         await sync_platforms(db, (PlatformInfo("seventh", "第七家", True),))
         control = ControlClient(office.url, http)
         await control.merchant(USERNAME, PASSWORD)
-        account = await Pool(db, box).add_account("seventh", "七", USERNAME, PASSWORD, office.url)
+        account = await AccountBook(db, box).add_account("seventh", "七", USERNAME, PASSWORD, office.url)
         payment = await control.pay(1234, "wxpay", "T7")
         async with BrowserAgent(settings, db, box, runtime=runtime) as agent:
-            provider = agent(await Pool(db, box).credentials(account.id))
+            provider = agent(await AccountBook(db, box).credentials(account.id))
             await provider.login()
             now = datetime.now(UTC)
             found = await provider.fetch_transactions(now - timedelta(hours=1), now + timedelta(seconds=5))

@@ -8,7 +8,7 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 
 from agent.db import now_ms
-from agent.keys import DB, POOL, SETTINGS
+from agent.keys import ACCOUNTS, DB, POOL, SETTINGS
 from agent.matching.confirm import match_account, record_transactions
 from agent.merchants import Merchant
 from agent.orders import Order, get_order
@@ -27,8 +27,8 @@ async def add_code(
 ) -> Code:
     """A code on a fresh account: the only eligible one unless the test adds more."""
     pool = gateway.app[POOL]
-    number = len(await pool.accounts()) + 1
-    account = await pool.add_account("shouqianba", f"门店{number}", f"cashier{number}", "secret")
+    number = len(await gateway.app[ACCOUNTS].accounts()) + 1
+    account = await gateway.app[ACCOUNTS].add_account("shouqianba", f"门店{number}", f"cashier{number}", "secret")
     return await pool.add_code(
         account.id, payload=payload, image=image, image_type=image_type, terminal_id=TERMINAL
     )

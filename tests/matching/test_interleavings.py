@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 from pydantic import SecretStr
 
+from agent.accounts import AccountBook
 from agent.allocation import AllocationError, Allocator, OrderDraft
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
@@ -60,7 +61,7 @@ class PaymentInterleavings(RuleBasedStateMachine):
         self._run(sync_platforms(self.db))
         self.pid = self._run(MerchantBook(self.db, box).create("商户")).pid
         pool = Pool(self.db, box)
-        self.account_id = self._run(pool.add_account("shouqianba", "门店", "user", "pw")).id
+        self.account_id = self._run(AccountBook(self.db, box).add_account("shouqianba", "门店", "user", "pw")).id
         for terminal in TERMINALS:
             self._run(pool.add_code(self.account_id, payload=f"qr-{terminal}", terminal_id=terminal))
         self.allocator = Allocator(self.db, self.settings)

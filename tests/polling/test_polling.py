@@ -11,7 +11,7 @@ from typing import Any
 from structlog.testing import capture_logs
 
 from agent.db import now_ms
-from agent.keys import DB, MERCHANTS, POOL
+from agent.keys import ACCOUNTS, DB, MERCHANTS
 from agent.merchants import Merchant
 from agent.orders import OrderStatus, get_order
 from agent.polling import POLL_SCHEDULER
@@ -40,7 +40,7 @@ async def status(gateway: RunningGateway, trade_no: str) -> OrderStatus:
 
 
 async def health(gateway: RunningGateway, account_id: int) -> tuple[HealthState, str | None]:
-    account = await gateway.app[POOL].account(account_id)
+    account = await gateway.app[ACCOUNTS].account(account_id)
     return account.health, account.health_reason
 
 
@@ -237,9 +237,10 @@ async def test_refused_credentials_stop_polling_until_health_is_reset(
     await eventually(lambda: office.fetches[healthy.account_id] >= 10)
     assert office.logins[code.account_id] == 1 and office.fetches[code.account_id] == 0  # no retry storm
 
-    await gateway.app[POOL].set_health(code.account_id, HealthState.OK)  # a person fixed the password
+    await gateway.app[ACCOUNTS].update_account(code.account_id, password="fixed-pass")  # a person fixed it
     await eventually(lambda: office.fetches[code.account_id] >= 1)
     assert office.created[code.account_id] == 2  # rebuilt with the current credentials
+    assert office.passwords[code.account_id] == "fixed-pass"
 
 
 async def _health_is(gateway: RunningGateway, account_id: int, expected: HealthState) -> bool:

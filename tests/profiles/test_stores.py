@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from agent.browser.otp import deliver_otp, take_otp
-from agent.browser.session_store import SessionStore
+from agent.accounts import AccountBook, classify
+from agent.accounts.otp import deliver_otp, take_otp
+from agent.accounts.sessions import SessionStore
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
 from agent.platforms import sync_platforms
-from agent.pool import Pool
-from agent.providers.base import HealthState
+from agent.providers.base import HealthState, NeedsHuman
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def box() -> SecretBox:
 
 
 async def test_session_state_round_trips_encrypted(db: Database, box: SecretBox) -> None:
-    account = await Pool(db, box).add_account("hkrt", "a", "u", "p")
+    account = await AccountBook(db, box).add_account("hkrt", "a", "u", "p")
     store = SessionStore(db, box)
     assert await store.load(account.id) is None
     state = {"cookies": [{"name": "HKRT_SESSION", "value": "cookie-secret-value"}], "origins": []}
@@ -44,13 +44,13 @@ async def test_session_state_round_trips_encrypted(db: Database, box: SecretBox)
 
 
 async def test_a_code_is_taken_once_and_only_when_typed_after_the_sms(db: Database, box: SecretBox) -> None:
-    pool = Pool(db, box)
-    account = await pool.add_account("shengpay", "a", "u", "p")
-    await pool.set_health(account.id, HealthState.NEEDS_HUMAN, "waiting for the code")
+    accounts = AccountBook(db, box)
+    account = await accounts.add_account("shengpay", "a", "u", "p")
+    await accounts.record_failure(account.id, classify(NeedsHuman("waiting for the code")))
     sent = now_ms()
     await deliver_otp(db, box, account.id, " 123456 ")
     assert "123456" not in await db.fetchval("SELECT code_enc FROM account_otps")
-    assert (await pool.account(account.id)).health == HealthState.DEGRADED  # the scheduler tries again
+    assert (await accounts.account(account.id)).health == HealthState.DEGRADED  # the scheduler tries again
     assert await take_otp(db, box, account.id, sent) == "123456"
     assert await take_otp(db, box, account.id, sent) is None
     await deliver_otp(db, box, account.id, "654321")

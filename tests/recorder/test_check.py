@@ -13,11 +13,11 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
+from agent.accounts import AccountBook
 from agent.browser.runtime import BrowserRuntime
 from agent.crypto import SecretBox
 from agent.db import Database
 from agent.platforms import sync_platforms
-from agent.pool import Pool
 from agent.recorder.check import check_profile
 from fixtures.client import ControlClient
 from fixtures.server import serve_fixture
@@ -48,7 +48,7 @@ async def test_the_command_reports_each_step_and_the_normalized_payments(tmp_pat
         paid = await control.pay(1234, "wxpay", "T007")
         async with Database(tmp_path / "data" / "mapay.sqlite3") as db:  # the deployer's account, as `account add` makes it
             await sync_platforms(db)
-            account = await Pool(db, SecretBox(key)).add_account("hkrt", "检查", USERNAME, PASSWORD, office.url)
+            account = await AccountBook(db, SecretBox(key)).add_account("hkrt", "检查", USERNAME, PASSWORD, office.url)
         code, out, err = await mapay(env, "--json", "profile", "check", "hkrt", "--account", str(account.id))
     assert code == 0, err
     report = json.loads(out)
@@ -79,7 +79,7 @@ async def test_a_broken_step_is_named_with_a_snapshot_and_open_questions_are_lis
             Database(settings.database_path) as db:
         await ControlClient(office.url, http).merchant(USERNAME, PASSWORD)
         await sync_platforms(db)
-        account = await Pool(db, box).add_account("hkrt", "检查", USERNAME, PASSWORD, office.url)
+        account = await AccountBook(db, box).add_account("hkrt", "检查", USERNAME, PASSWORD, office.url)
         report = await check_profile(settings, db, box, "hkrt", account.id, runtime=runtime)
     assert not report.ok
     assert report.failed_step == "login[2].fill(#pwd-gone)"

@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser
 
+from agent.accounts.otp import deliver_otp
 from agent.browser.agent import BrowserAgent
-from agent.browser.otp import deliver_otp
 from agent.browser.runtime import BrowserRuntime
-from agent.keys import DB, MERCHANTS, POOL, SECRETS
+from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL, SECRETS
 from agent.matching.confirm import match_account, record_transactions
 from agent.notify import NOTIFIER
 from agent.orders import get_order
@@ -68,7 +68,7 @@ async def test_a_recorded_draft_confirms_a_payment_end_to_end(
         async with running_gateway(settings) as gateway:
             app = gateway.app
             merchant = await app[MERCHANTS].create("录制测试商户")
-            account = await app[POOL].add_account(platform, "录制的账号", USERNAME, PASSWORD, office.url)
+            account = await app[ACCOUNTS].add_account(platform, "录制的账号", USERNAME, PASSWORD, office.url)
             await app[POOL].add_code(account.id, payload="https://qr.example/recorded", terminal_id="T009")
             async with serve_merchant_site(merchant.key) as site:
                 created = await mapi(gateway, merchant, notify_url=site.url, money="10.00", type="wxpay")
@@ -79,7 +79,7 @@ async def test_a_recorded_draft_confirms_a_payment_end_to_end(
                 paid = await control.pay(order.pay_amount_fen, "wxpay", "T009")
 
                 async with BrowserAgent(gateway.settings, app[DB], app[SECRETS], runtime=runtime) as agent:
-                    provider = agent(await app[POOL].credentials(account.id))
+                    provider = agent(await app[ACCOUNTS].credentials(account.id))
                     try:
                         await provider.login()
                     except NeedsHuman:

@@ -1,4 +1,4 @@
-"""Rows for tests: accounts and codes through the real Pool, orders inserted with exact times and amounts."""
+"""Rows for tests: accounts and codes through the real AccountBook and Pool, orders inserted with exact times and amounts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from aiohttp import web
 
 from agent.allocation.amounts import scope_key
 from agent.db import now_ms
-from agent.keys import DB, POOL
+from agent.keys import ACCOUNTS, DB, POOL
 from agent.merchants import Merchant
 from agent.orders import Order, get_order
 from agent.pool import Code
@@ -23,7 +23,7 @@ async def add_code(
     """A QR code on ``account_id``, or on a fresh account of ``platform``."""
     pool = app[POOL]
     if account_id is None:
-        account = await pool.add_account(platform, "测试门店", f"user{next(_serial)}", "pass-word")
+        account = await app[ACCOUNTS].add_account(platform, "测试门店", f"user{next(_serial)}", "pass-word")
         account_id = account.id
     return await pool.add_code(account_id, payload=f"https://qr.example/{next(_serial)}", terminal_id=terminal_id)
 

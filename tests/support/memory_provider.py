@@ -56,10 +56,12 @@ class MemoryBackOffice:
         self.in_flight: Counter[int] = Counter()
         self.most_in_flight: Counter[int] = Counter()
         self.passwords: dict[int, str] = {}
+        self.built_with: dict[int, list[AccountCredentials]] = defaultdict(list)  # each provider's credentials
 
     def __call__(self, account: AccountCredentials) -> MemoryProvider:
         self.created[account.account_id] += 1
         self.passwords[account.account_id] = account.password
+        self.built_with[account.account_id].append(account)
         return MemoryProvider(self, account.account_id)
 
     def pay(

@@ -8,12 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
+from agent.accounts import Account
 from agent.admin import actions, snapshots
 from agent.admin.forms import FieldError, optional_url, required
 from agent.admin.plumbing import audit, form_of, render, see_other
-from agent.keys import DB, POOL, SECRETS, SETTINGS
+from agent.keys import ACCOUNTS, DB, POOL, SECRETS, SETTINGS
 from agent.platforms import CATALOGUE
-from agent.pool import Account
+from agent.polling import POLL_SCHEDULER
 
 PLATFORM_NAMES = {p.slug: p.name for p in CATALOGUE}
 
@@ -28,9 +29,9 @@ async def _list_page(
             "SELECT account_id, count(*) AS codes, sum(enabled) AS enabled_codes FROM codes GROUP BY account_id"
         )
     }
-    health_at = {row["id"]: row["health_at"] for row in await db.fetchall("SELECT id, health_at FROM accounts")}
     return render(request, "accounts.html", {
-        "accounts": await request.config_dict[POOL].accounts(), "usage": usage, "health_at": health_at,
+        "accounts": await request.config_dict[ACCOUNTS].accounts(), "usage": usage,
+        "done": request.query.get("done", ""),
         "platform_options": [(p.slug, p.name) for p in CATALOGUE], "platform_names": PLATFORM_NAMES, "errors": errors or {}, "values": values or {},
     }, status=status)
 
@@ -51,7 +52,7 @@ async def account_add(request: web.Request) -> web.StreamResponse:
         if not password:
             raise FieldError("password", "请填写登录密码")
         base_url = optional_url("base_url", values["base_url"])
-        account = await request.config_dict[POOL].add_account(values["platform"], name, username, password, base_url)
+        account = await request.config_dict[ACCOUNTS].add_account(values["platform"], name, username, password, base_url)
     except FieldError as exc:
         return await _list_page(request, errors={exc.field: exc.message}, values=values, status=400)
     except sqlite3.IntegrityError:
@@ -63,7 +64,7 @@ async def account_add(request: web.Request) -> web.StreamResponse:
 
 async def _account(request: web.Request) -> Account:
     try:
-        return await request.config_dict[POOL].account(int(request.match_info["id"]))
+        return await request.config_dict[ACCOUNTS].account(int(request.match_info["id"]))
     except LookupError as exc:
         raise web.HTTPNotFound(text="账号不存在") from exc
 
@@ -98,7 +99,7 @@ async def account_edit(request: web.Request) -> web.StreamResponse:
     except FieldError as exc:
         return await _detail_page(request, account, errors={exc.field: exc.message}, values=values)
     password = form.fields.get("password") or None
-    updated = await request.config_dict[POOL].update_account(account.id, name=name, base_url=base_url, password=password)
+    updated = await request.config_dict[ACCOUNTS].update_account(account.id, name=name, base_url=base_url, password=password)
     changed = [field for field in ("name", "base_url") if getattr(updated, field) != getattr(account, field)]
     if password:
         changed.append("password")  # that it changed, never what it is
@@ -109,7 +110,7 @@ async def account_edit(request: web.Request) -> web.StreamResponse:
 async def account_enable(request: web.Request) -> web.StreamResponse:
     account = await _account(request)
     enabled = form_of(request).get("enabled") == "1"
-    await request.config_dict[POOL].set_account_enabled(account.id, enabled)
+    await request.config_dict[ACCOUNTS].set_account_enabled(account.id, enabled)
     await audit(request, "account.enable" if enabled else "account.disable", str(account.id))
     return see_other(f"/admin/accounts/{account.id}?done={'enabled' if enabled else 'disabled'}")
 
@@ -134,6 +135,20 @@ async def account_otp(request: web.Request) -> web.StreamResponse:
         return await _detail_page(request, account, errors={"otp": str(exc)})
     await audit(request, "account.otp", str(account.id))  # the code itself never reaches the audit log
     return see_other(f"/admin/accounts/{account.id}?done=otp")
+
+
+async def account_retry(request: web.Request) -> web.StreamResponse:
+    """立即重试: the running scheduler reads the account now (also when it waits for a person)."""
+    account = await _account(request)
+    app = request.config_dict
+    try:
+        await actions.retry_now(app[ACCOUNTS], app.get(POLL_SCHEDULER), account.id)
+    except actions.ActionRefused as exc:
+        raise web.HTTPNotFound(text=str(exc)) from exc
+    await audit(request, "account.retry", str(account.id))
+    if form_of(request).get("back") == "list":
+        return see_other("/admin/accounts?done=retry")
+    return see_other(f"/admin/accounts/{account.id}?done=retry")
 
 
 async def snapshot_file(request: web.Request) -> web.StreamResponse:

@@ -11,7 +11,7 @@ from agent.admin.plumbing import Upload, audit, form_of, render, see_other
 from agent.admin.qrimage import decode_qr, svg_data_uri
 from agent.admin.stats import day_start
 from agent.db import now_ms
-from agent.keys import DB, POOL
+from agent.keys import ACCOUNTS, DB, POOL
 from agent.money import format_yuan
 from agent.pool import Code, CodeBusy
 
@@ -24,7 +24,7 @@ async def _page(
 ) -> web.Response:
     db = request.config_dict[DB]
     pool = request.config_dict[POOL]
-    accounts = await pool.accounts()
+    accounts = await request.config_dict[ACCOUNTS].accounts()
     usage = {
         row["code_id"]: row for row in await db.fetchall(
             "SELECT code_id, count(*) AS orders, coalesce(sum(status = 'paid'), 0) AS paid, "
@@ -52,7 +52,7 @@ async def code_add(request: web.Request) -> web.StreamResponse:
     values = {k: form.get(k) for k in ("account", "terminal_id", "label", "daily_cap", "payload")}
     try:
         account_id = int_id("account", values["account"], "所属账号")
-        if account_id not in {a.id for a in await request.config_dict[POOL].accounts()}:
+        if account_id not in {a.id for a in await request.config_dict[ACCOUNTS].accounts()}:
             raise FieldError("account", "请选择所属账号")
         payload = await _payload(form.files.get("image"), values["payload"])
         cap = optional_yuan("daily_cap", values["daily_cap"])
@@ -97,7 +97,7 @@ async def _edit_page(
         "daily_cap": format_yuan(code.daily_cap_fen) if code.daily_cap_fen else "",
     }
     return render(request, "code.html", {
-        "code": code, "account": await request.config_dict[POOL].account(code.account_id),
+        "code": code, "account": await request.config_dict[ACCOUNTS].account(code.account_id),
         "qr": svg_data_uri(code.payload) if code.payload else None,
         "errors": errors or {}, "values": values or shown, "done": request.query.get("done", ""),
     }, status=400 if errors else 200)
