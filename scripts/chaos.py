@@ -198,7 +198,11 @@ class Chaos:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.db = ReadOnlyDb(work / "data" / "mapay.sqlite3")
+        # One generator per concern, so the orders (price, payer) are the same sequence whatever the timing.
         self.rng = random.Random(args.seed)
+        self.pay_rng = random.Random(args.seed + 1)
+        self.kill_rng = random.Random(args.seed + 2)
+        self.notify_rng = random.Random(args.seed + 3)
         self.skew = SHIPPED_SKEW_S if args.skew is None else args.skew
         self.orders: dict[str, LedgerOrder] = {}
         self.payments: dict[tuple[int, str], LedgerPayment] = {}
@@ -235,7 +239,7 @@ class Chaos:
                   flush=True)
             await asyncio.sleep(1.0)
             kill_processes(tree[1:])  # a SIGKILLed container takes its children along
-            await asyncio.sleep(self.rng.uniform(0.5, 3.0))
+            await asyncio.sleep(self.kill_rng.uniform(0.5, 3.0))
             started = time.monotonic()
             await self.start()
             self.figures.gateway_restart_seconds.append(round(time.monotonic() - started, 2))
@@ -255,7 +259,7 @@ class Chaos:
                      kill: Callable[[], Awaitable[None]]) -> None:
         """``round(seconds / every)`` kills (at least one) at uniform moments after a 15 s warm-up."""
         count = max(1, round(seconds / every))
-        moments = sorted(self.rng.uniform(min(15.0, seconds / 3), seconds * 0.9) for _ in range(count))
+        moments = sorted(self.kill_rng.uniform(min(15.0, seconds / 3), seconds * 0.9) for _ in range(count))
         for moment in moments:
             await asyncio.sleep(max(0.0, started + moment - time.monotonic()))
             await kill()
@@ -321,7 +325,7 @@ class Chaos:
         await asyncio.sleep(max(0.0, at_ms / 1000 - time.time()))
 
     async def pay_for(self, order: LedgerOrder) -> None:
-        ttl, rng = self.args.ttl, self.rng
+        ttl, rng = self.args.ttl, self.pay_rng
         if order.payer == "exact":
             await asyncio.sleep(rng.uniform(0.5, min(ttl * 0.5, 20.0)))
             await self.pay(order, order.pay_amount_fen, "exact", True)
@@ -357,17 +361,17 @@ class Chaos:
         if problem is not None:
             return None  # answered "fail": the gateway must keep trying, invariant 5 reports it
         out_trade_no = params.get("out_trade_no", "")
-        plan = self.fault_plans.setdefault(out_trade_no, self.rng.choices((0, 1, 2), weights=(55, 30, 15))[0])
+        plan = self.fault_plans.setdefault(out_trade_no, self.notify_rng.choices((0, 1, 2), weights=(55, 30, 15))[0])
         seen = sum(1 for r in self.site.received if r.params.get("out_trade_no") == out_trade_no)
         if seen >= plan:
             return None
-        fault = self.rng.choice(("http_500", "timeout", "wrong_body"))
+        fault = self.notify_rng.choice(("http_500", "timeout", "wrong_body"))
         self.figures.notify_faults[fault] += 1
         if fault == "http_500":
             return Reply(status=500, body="internal error")
         if fault == "timeout":
             return Reply(body="success", delay=NOTIFY_TIMEOUT_S + 1.5)
-        return Reply(body=self.rng.choice(("ok", "fail", "SUCCESS!", "<html>success</html>")))
+        return Reply(body=self.notify_rng.choice(("ok", "fail", "SUCCESS!", "<html>success</html>")))
 
     # -- phases
 
