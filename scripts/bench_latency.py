@@ -19,10 +19,8 @@ import asyncio
 import contextlib
 import os
 import random
-import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,12 +37,25 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness import (  # noqa: E402
+    add_accounts,
+    free_port,
+    gateway_env,
+    gateway_metrics,
+    process_kind,
+    process_tree,
+    start_gateway,
+    stat_fields,
+    stop_gateway,
+    wait_until_listening,
+)
+
 from agent.accounts import AccountBook  # noqa: E402
 from agent.crypto import SecretBox  # noqa: E402
 from agent.db import Database  # noqa: E402
 from agent.demo.shop import DemoShop, ShopOrder  # noqa: E402
 from agent.demo.sms import SmsReader  # noqa: E402
-from agent.demo.world import SimulatedAccount, add_simulated_account  # noqa: E402
+from agent.demo.world import SimulatedAccount  # noqa: E402
 from agent.merchants import MerchantBook  # noqa: E402
 from agent.orders import get_order  # noqa: E402
 from agent.platforms import sync_platforms  # noqa: E402
@@ -75,43 +86,11 @@ def parse_args() -> argparse.Namespace:
 # ---- /proc: the gateway's process tree (python, Playwright's node driver, Chromium) -------------------
 
 
-def _stat_fields(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def process_tree(root: int) -> list[int]:
-    """``root`` and every live descendant."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                children.setdefault(int(_stat_fields(int(entry.name))[1]), []).append(int(entry.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, ()))
-    return tree
-
-
 def _status_kb(pid: int, path: str, key: str) -> int:
     for line in Path(f"/proc/{pid}/{path}").read_text().splitlines():
         if line.startswith(key):
             return int(line.split()[1])
     return 0
-
-
-def _kind(pid: int, root: int) -> str:
-    """python (the gateway), node (Playwright's driver) or chromium's browser/renderers/gpu/utility."""
-    if pid == root:
-        return "python"
-    if Path(f"/proc/{pid}/comm").read_text().startswith("node"):
-        return "node"
-    # Chromium rewrites its command line as one space-separated string, so search rather than split.
-    found = re.search(rb"--type=([a-z-]+)", Path(f"/proc/{pid}/cmdline").read_bytes())
-    kind = found.group(1).decode() if found else "browser"
-    # A closed page's renderer ends up in its zygote's reaped-children time: count them together.
-    return "chromium-renderers" if kind in ("renderer", "zygote") else f"chromium-{kind}"
 
 
 @dataclass
@@ -141,8 +120,8 @@ def sample_tree(root: int) -> TreeSample:
     sample = TreeSample()
     for pid in process_tree(root):
         with contextlib.suppress(OSError):
-            kind = _kind(pid, root)
-            ticks = sum(int(v) for v in _stat_fields(pid)[11:15])  # utime stime cutime cstime
+            kind = process_kind(pid, root)
+            ticks = sum(int(v) for v in stat_fields(pid)[11:15])  # utime stime cutime cstime
             sample.cpu[kind] = sample.cpu.get(kind, 0.0) + ticks / CLOCK_TICKS
             sample.rss[kind] = sample.rss.get(kind, 0) + _status_kb(pid, "status", "VmRSS:") * 1024
             sample.pss += _status_kb(pid, "smaps_rollup", "Pss:") * 1024
@@ -191,45 +170,6 @@ async def merchant_site(shop: DemoShop, timeline: Timeline) -> AsyncIterator[str
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_gateway(work: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """This script's ``gateway`` role in its own process, logging to ``work/gateway.log``."""
-    with open(work / "gateway.log", "wb") as log:
-        return subprocess.Popen([sys.executable, __file__, "gateway"], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-
-
-async def wait_until_listening(port: int, gateway: subprocess.Popen[bytes], within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if gateway.poll() is not None:
-            raise SystemExit(f"gateway exited with {gateway.returncode}")
-        with contextlib.suppress(OSError):
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        await asyncio.sleep(0.1)
-    raise SystemExit("gateway did not start listening")
-
-
-async def gateway_metrics(http: aiohttp.ClientSession, url: str) -> dict[str, float]:
-    """Polls (sum over platforms) and open browser contexts from the gateway's /metrics."""
-    async with http.get(f"{url}/metrics") as response:
-        text = await response.text()
-    values = {"polls": 0.0, "contexts": 0.0}
-    for line in text.splitlines():
-        if line.startswith("mapay_polls_total{"):
-            values["polls"] += float(line.rsplit(" ", 1)[1])
-        elif line.startswith("mapay_browser_contexts "):
-            values["contexts"] = float(line.rsplit(" ", 1)[1])
-    return values
 
 
 async def transaction_reads(offices: dict[str, BackOffice], http: aiohttp.ClientSession) -> int:
@@ -379,23 +319,15 @@ async def bench(args: argparse.Namespace, work: Path) -> int:
         await sync_platforms(db)
         merchant = await MerchantBook(db, box).create("延迟压测商户")
         pool = Pool(db, box)
-        accounts = {}
-        for n in range(args.accounts):
-            platform = PLATFORMS[n % len(PLATFORMS)]
-            account = await add_simulated_account(AccountBook(db, box), pool, platform, offices[platform].url, http,
-                                                  username=f"139{n:08d}", terminal_id=f"T{n:03d}")
-            accounts[account.account_id] = account
+        accounts = await add_accounts(AccountBook(db, box), pool, offices, http, PLATFORMS, args.accounts)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         shop = DemoShop(merchant, url, site_url="")
         async with merchant_site(shop, timeline) as site_url:
             shop.site_url = site_url
-            env = {**os.environ, "MAPAY_DATA_DIR": str(data_dir), "MAPAY_SECRET_KEY": secret.decode(),
-                   "MAPAY_HOST": "127.0.0.1", "MAPAY_PORT": str(port), "MAPAY_PUBLIC_URL": url,
-                   "MAPAY_ORDER_TTL_SECONDS": str(args.ttl), "MAPAY_BROWSER_IDLE_SECONDS": str(args.idle_seconds)}
-            if args.poll_interval is not None:
-                env["MAPAY_POLL_INTERVAL_SECONDS"] = str(args.poll_interval)
-            gateway = start_gateway(work, env)
+            env = gateway_env(data_dir, secret, port, order_ttl_seconds=args.ttl,
+                              browser_idle_seconds=args.idle_seconds, poll_interval_seconds=args.poll_interval)
+            gateway = start_gateway(work / "gateway.log", env, [sys.executable, __file__, "gateway"])
             try:
                 await wait_until_listening(port, gateway)
                 world = World(http, db, shop, accounts, timeline, rng)
@@ -408,14 +340,6 @@ async def bench(args: argparse.Namespace, work: Path) -> int:
                 await asyncio.to_thread(stop_gateway, gateway)
     report(args, result, timeline, sms.delivered, time.monotonic() - started)
     return 0 if result.missing == 0 and timeline.refused_notifies == 0 else 1
-
-
-def stop_gateway(gateway: subprocess.Popen[bytes]) -> None:
-    try:
-        gateway.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        gateway.kill()
-        gateway.wait()
 
 
 def _percentiles(latencies: list[float]) -> tuple[float, float]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -34,6 +34,8 @@ class Received:
     problem: str | None  # None when the notify passed every check
     answer: str  # the body the site answered with
     at: float  # loop time
+    status: int = 200  # the HTTP status it answered with
+    delay: float = 0.0  # how long it waited before answering (a sender with a shorter timeout saw none)
 
 
 def v2board_sign(params: dict[str, str], key: str) -> str:
@@ -50,6 +52,9 @@ class MerchantSite:
     orders: dict[str, str] = field(default_factory=dict)  # out_trade_no -> money as the merchant stored it
     received: list[Received] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
+    # When no scripted reply is left: called with each notify's params and its problem (None when valid);
+    # a Reply misbehaves, None answers as usual.
+    policy: Callable[[dict[str, str], str | None], Reply | None] | None = None
     in_flight: int = 0
     most_in_flight: int = 0
 
@@ -80,8 +85,10 @@ class MerchantSite:
     async def handle(self, request: web.Request) -> web.Response:
         params = dict(request.query)
         problem = self.check(params)
-        reply = self.replies.pop(0) if self.replies else Reply(body="success" if problem is None else "fail")
-        self.received.append(Received(params, problem, reply.body, asyncio.get_running_loop().time()))
+        reply = self.replies.pop(0) if self.replies else self.policy(params, problem) if self.policy else None
+        reply = reply or Reply(body="success" if problem is None else "fail")
+        self.received.append(Received(params, problem, reply.body, asyncio.get_running_loop().time(),
+                                      reply.status, reply.delay))
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
@@ -92,9 +99,9 @@ class MerchantSite:
 
 
 @asynccontextmanager
-async def serve_merchant_site(key: str) -> AsyncIterator[MerchantSite]:
-    """A running merchant site whose notify endpoint is ``site.url``."""
-    site = MerchantSite(key)
+async def serve_merchant_site(key: str, site: MerchantSite | None = None) -> AsyncIterator[MerchantSite]:
+    """A running merchant site whose notify endpoint is ``site.url`` (``site``: one configured beforehand)."""
+    site = site or MerchantSite(key)
     app = web.Application()
     app.router.add_get("/notify", site.handle)
     runner = web.AppRunner(app, handle_signals=False)
