@@ -19,12 +19,10 @@ import asyncio
 import contextlib
 import os
 import random
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from harness import (  # noqa: E402
     gateway_metrics,
     process_kind,
     process_tree,
+    run_in_scratch_folder,
     start_gateway,
     stat_fields,
     stop_gateway,
@@ -402,14 +401,7 @@ def main() -> int:
     args = parse_args()
     if args.role == "gateway":
         return run_gateway()
-    work = Path(tempfile.mkdtemp(prefix="mapay-latency-"))
-    try:
-        return asyncio.run(bench(args, work))
-    finally:
-        if args.keep:
-            print(f"data folder and gateway log kept in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    return run_in_scratch_folder("mapay-latency-", lambda work: bench(args, work), keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -37,12 +37,10 @@ import argparse
 import asyncio
 import json
 import random
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
@@ -65,6 +63,7 @@ from harness import (  # noqa: E402
     kill_processes,
     process_kind,
     process_tree,
+    run_in_scratch_folder,
     start_gateway,
     stop_gateway,
     wait_until_listening,
@@ -632,14 +631,7 @@ def report(args: argparse.Namespace, chaos: Chaos, violations: list[Violation], 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging("WARNING")  # the driver's own database work; the gateway logs to gateway.log
-    work = Path(tempfile.mkdtemp(prefix="mapay-chaos-"))
-    try:
-        return asyncio.run(chaos_run(args, work))
-    finally:
-        if args.keep:
-            print(f"data folder and gateway log kept in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    return run_in_scratch_folder("mapay-chaos-", lambda work: chaos_run(args, work), keep=args.keep)
 
 
 if __name__ == "__main__":

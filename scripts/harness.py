@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -159,3 +161,15 @@ async def add_accounts(accounts_book: AccountBook, pool: Pool, offices: Mapping[
                                               username=f"139{n:08d}", terminal_id=f"T{n:03d}")
         accounts[account.account_id] = account
     return accounts
+
+
+def run_in_scratch_folder(prefix: str, run: Callable[[Path], Coroutine[object, object, int]], *, keep: bool) -> int:
+    """Run ``run(folder)`` on a fresh temporary folder (data, logs) and remove it afterwards unless ``keep``."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        return asyncio.run(run(work))
+    finally:
+        if keep:
+            print(f"data folder and gateway log kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)

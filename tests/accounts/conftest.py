@@ -1,14 +1,13 @@
-"""Account-life tests: the real app with an in-process back office, short polls, probes and grace."""
+"""Account-life tests: the polling tests' app and in-process back office, with short probes as well."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
 
 import pytest
 
 from agent.settings import Settings
-from tests.support.gateway import RunningGateway, running_gateway
-from tests.support.memory_provider import MemoryBackOffice
+from tests.polling.conftest import gateway, office
+
+__all__ = ["gateway", "office"]
 
 
 @pytest.fixture
@@ -18,14 +17,3 @@ def settings(settings: Settings) -> Settings:
         "probe_backoff_first_seconds": 0.1, "probe_backoff_max_seconds": 0.5,
         "expiry_sweep_seconds": 0.1, "notify_schedule": (0, 1),
     })
-
-
-@pytest.fixture
-def office() -> MemoryBackOffice:
-    return MemoryBackOffice()
-
-
-@pytest.fixture
-async def gateway(settings: Settings, office: MemoryBackOffice) -> AsyncIterator[RunningGateway]:
-    async with running_gateway(settings, provider_factory=office) as running:
-        yield running
