@@ -50,6 +50,8 @@ async def _json_fields(request: web.Request) -> dict[str, str]:
         raise IntakeError("请求体必须是 JSON 对象")
     pairs: list[tuple[str, object]] = []
     for key, value in body.items():
+        if key == "pid" and isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema's "integer" includes 2345.0
         if key == "pid" and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         if value is None:
