@@ -18,6 +18,7 @@ from agent.platforms import sync_platforms_soon
 from agent.pool import Pool
 from agent.providers.base import ProviderFactory
 from agent.settings import Settings
+from agent.web.requests import quiet_protocol_errors
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -33,6 +34,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, *, provider_factory: ProviderFactory | None = None) -> web.Application:
     """Build the gateway. ``provider_factory`` decides how accounts are read (the browser agent by default)."""
     app = web.Application(client_max_size=256 * 1024)
+    quiet_protocol_errors()  # an unparsable request is logged at info, not as our error
     app[SETTINGS] = settings
     app[SECRETS] = load_secret_box(settings)
     app[STORAGE] = StorageHealth(settings.data_dir)  # exists before the database: listeners may subscribe now

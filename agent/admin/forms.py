@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agent.accounts import checked_base_url
 from agent.money import MoneyError, parse_yuan
+from agent.web.requests import BadRequest, parse_id
 
 
 class FieldError(ValueError):
@@ -46,6 +47,8 @@ def optional_yuan(field: str, value: str) -> int | None:
 
 
 def int_id(field: str, value: str, label: str) -> int:
-    if not value.isdigit():
-        raise FieldError(field, f"请选择{label}")
-    return int(value)
+    """A row id chosen in a select; anything but ASCII digits within SQLite's range was not one of ours."""
+    try:
+        return parse_id(value, field=field)
+    except BadRequest as exc:
+        raise FieldError(field, f"请选择{label}") from exc

@@ -13,7 +13,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from yarl import URL
 
-from agent.admin.plumbing import FORM_KEY, SESSION_COOKIE, SESSION_KEY, FormTooLarge, auth_of, read_form
+from agent.admin.plumbing import FORM_KEY, SESSION_COOKIE, SESSION_KEY, auth_of, read_admin_form
+from agent.web.requests import BadRequest
 
 LOGIN_PATH = "/admin/login"
 LOGIN_CSRF_COOKIE = "mapay_admin_login"
@@ -30,11 +31,19 @@ def _tokens_equal(given: str, expected: str) -> bool:
 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Unreadable requests are refused before anything else; the handler runs only behind a session."""
+    unmatched = request.match_info.http_exception
+    if unmatched is not None and unmatched.status == 405:
+        raise unmatched  # with its Allow header, whoever asks: the console's routes are no secret
+    try:
+        return await _guarded(request, handler)
+    except BadRequest as exc:  # a malformed body, or a number in a form or query that is not one
+        return _refused(exc.message, status=exc.status)
+
+
+async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method not in SAFE_METHODS:
-        try:
-            request[FORM_KEY] = await read_form(request)
-        except FormTooLarge:
-            return _refused("提交的内容过大", status=413)
+        request[FORM_KEY] = await read_admin_form(request)
     submitted = request[FORM_KEY].get("_csrf") if FORM_KEY in request else ""
     if request.path == LOGIN_PATH:
         if request.method not in SAFE_METHODS and not _tokens_equal(

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp_jinja2
-from aiohttp import BodyPartReader, web
-from multidict import MultiDict
+from aiohttp import web
 
 from agent.admin import labels
 from agent.admin.auth import AdminAuth, Session
@@ -18,32 +16,12 @@ from agent.keys import DB, SETTINGS
 from agent.money import format_yuan
 from agent.settings import Settings
 from agent.timefmt import format_local
+from agent.web.requests import FORM_MAX_BYTES, BadRequest, Form, Upload, parse_id, read_form
 
 SESSION_COOKIE = "mapay_admin"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a phone photo of a QR plate; the app-wide body limit is much smaller
 
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    filename: str
-    content_type: str
-    data: bytes
-
-
-@dataclass(slots=True)
-class Form:
-    """A POSTed form: text fields and uploaded files, read once by the guard middleware."""
-
-    fields: MultiDict[str] = field(default_factory=MultiDict)
-    files: dict[str, Upload] = field(default_factory=dict)
-
-    def get(self, name: str) -> str:
-        return self.fields.get(name, "").strip()
-
-
-class FormTooLarge(Exception):
-    """The request body is larger than any admin form needs."""
-
+__all__ = ["Form", "Upload"]  # the admin views import them from here
 
 SESSION_KEY = web.RequestKey("admin_session", Session)
 FORM_KEY = web.RequestKey("admin_form", Form)
@@ -75,32 +53,18 @@ def form_of(request: web.Request) -> Form:
     return request[FORM_KEY]
 
 
-async def read_form(request: web.Request) -> Form:
-    """Parse an urlencoded or multipart body with our own size cap (uploads bypass ``client_max_size``)."""
-    form = Form()
-    if request.content_type != "multipart/form-data":
-        if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
-            raise FormTooLarge
-        body = await request.post()
-        form.fields.extend((k, v) for k, v in body.items() if isinstance(v, str))
-        return form
-    reader = await request.multipart()
-    total = 0
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or part.name is None:
-            continue
-        data = bytearray()
-        while chunk := await part.read_chunk():
-            total += len(chunk)
-            if total > MAX_UPLOAD_BYTES:
-                raise FormTooLarge
-            data.extend(chunk)
-        if part.filename is None:
-            form.fields.add(part.name, data.decode("utf-8", errors="replace"))
-        elif data:
-            content_type = part.headers.get("Content-Type", "application/octet-stream")
-            form.files[part.name] = Upload(part.filename, content_type, bytes(data))
-    return form
+async def read_admin_form(request: web.Request) -> Form:
+    """The POSTed form, with room for a QR picture in a multipart upload (raises BadRequest)."""
+    multipart = request.content_type == "multipart/form-data"
+    return await read_form(request, max_bytes=MAX_UPLOAD_BYTES if multipart else FORM_MAX_BYTES)
+
+
+def path_id(request: web.Request, name: str = "id") -> int:
+    """A numeric id from the URL; one that no row can have (too large for SQLite) is simply not found."""
+    try:
+        return parse_id(request.match_info[name], field=name)
+    except BadRequest as exc:
+        raise web.HTTPNotFound(text="页面不存在") from exc
 
 
 def render(

@@ -28,6 +28,7 @@ from agent.keys import DB, MERCHANTS
 from agent.money import format_yuan
 from agent.orders import Order, OrderStatus, get_order
 from agent.polling import POLL_SCHEDULER
+from agent.web.requests import BadRequest, read_form
 
 log = structlog.get_logger(__name__)
 
@@ -140,7 +141,11 @@ async def choose_method(request: web.Request) -> web.Response:
     order = await _find_order(request)
     if order is None:
         return _not_found_page(request)
-    method = (await request.post()).get("type")
+    try:
+        method = (await read_form(request)).get("type")
+    except BadRequest as exc:
+        log.info("cashier_bad_request", trade_no=order.trade_no, reason=exc.message)
+        return web.Response(status=exc.status, text=exc.message)
     if method not in CHOOSABLE_METHODS:
         return web.Response(status=400, text="不支持的支付方式")
     async with request.app[DB].transaction() as conn:

@@ -10,13 +10,14 @@ from aiohttp import web
 from agent.allocation.clock import DAY_MS, shanghai_day_start_ms
 from agent.db import now_ms
 from agent.intake.errors import IntakeError, Reason
-from agent.intake.fields import MAPI, SUBMIT, CreateRules, flat_params, order_draft
+from agent.intake.fields import MAPI, SUBMIT, CreateRules, flat_params, order_draft, parse_pid
 from agent.intake.service import INTAKE
 from agent.keys import DB, SETTINGS
 from agent.merchants import Merchant
 from agent.money import format_yuan
 from agent.orders import ORDER_COLUMNS, Order, OrderStatus, get_order, get_order_by_out_trade_no
 from agent.timefmt import format_local
+from agent.web.requests import BadRequest, parse_int, read_form
 
 ORDERS_LIMIT_MAX = 50
 _ORDERS_LIMIT_DEFAULT = 20
@@ -27,9 +28,9 @@ routes = web.RouteTableDef()
 async def request_params(request: web.Request) -> dict[str, str]:
     """The form body of a POST (the query string when the body is empty), the query string of a GET."""
     if request.method == "POST":
-        form = await request.post()
-        if form:
-            return flat_params(form.items())
+        form = await read_form(request)
+        if form.fields or form.files:
+            return flat_params(form.pairs())
     return flat_params(request.query.items())
 
 
@@ -76,9 +77,11 @@ async def _key_merchant(request: web.Request, params: dict[str, str]) -> Merchan
     """api.php authenticates with the plain merchant key in the query (compared in constant time)."""
     if not params.get("pid") or not params.get("key"):
         raise IntakeError("缺少参数 pid 或 key")
-    if not params["pid"].isdigit() or len(params["pid"]) > 10:
-        raise IntakeError("商户不存在", Reason.UNKNOWN_MERCHANT)
-    merchant = await request.app[INTAKE].merchant(int(params["pid"]))
+    try:
+        pid = parse_pid(params)
+    except IntakeError as exc:  # as 彩虹 does (intval): a pid that is no number names no merchant
+        raise IntakeError("商户不存在", Reason.UNKNOWN_MERCHANT) from exc
+    merchant = await request.app[INTAKE].merchant(pid)
     if not hmac.compare_digest(params["key"].encode(), merchant.key.encode()):
         raise IntakeError("商户密钥错误", Reason.BAD_SIGN)
     return merchant
@@ -117,11 +120,13 @@ async def _order(request: web.Request, merchant: Merchant, params: dict[str, str
 
 async def _orders(request: web.Request, merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
     raw = params.get("limit", "") or str(_ORDERS_LIMIT_DEFAULT)
-    if not raw.isdigit() or not 1 <= int(raw) <= ORDERS_LIMIT_MAX:
-        raise IntakeError(f"limit 必须是 1 到 {ORDERS_LIMIT_MAX} 之间的整数")
+    try:
+        limit = parse_int(raw, field="limit", low=1, high=ORDERS_LIMIT_MAX)
+    except BadRequest as exc:
+        raise IntakeError(f"limit 必须是 1 到 {ORDERS_LIMIT_MAX} 之间的整数") from exc
     rows = await request.app[DB].fetchall(
         f"SELECT {ORDER_COLUMNS} FROM orders WHERE pid = ? ORDER BY created_at DESC, trade_no DESC LIMIT ?",
-        (merchant.pid, int(raw)),
+        (merchant.pid, limit),
     )
     return {"code": 1, "msg": "查询订单记录成功", "data": [epay_order(Order.from_row(row)) for row in rows]}
 

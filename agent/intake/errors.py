@@ -8,8 +8,10 @@ from enum import StrEnum
 
 import structlog
 from aiohttp import web
+from aiohttp.hdrs import ALLOW
 
 from agent.keys import STORAGE
+from agent.web.requests import BadRequest
 
 log = structlog.get_logger(__name__)
 
@@ -108,12 +110,20 @@ async def intake_errors(request: web.Request, handler: Handler) -> web.StreamRes
     except IntakeError as error:
         log.info("intake_refused", path=request.path, reason=error.reason.value, msg=error.message)
         return _respond(render, error)
+    except BadRequest as exc:  # unreadable body or parameter: the client's mistake, not ours
+        log.info("intake_refused", path=request.path, reason=Reason.INVALID.value, msg=exc.message)
+        response = render(IntakeError(exc.message))
+        if exc.status != 400:  # too large: say so with the status too, whatever the shape
+            response.set_status(exc.status)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         reason = Reason.NOT_FOUND if exc.status == 404 else Reason.INVALID
         response = render(IntakeError(_HTTP_MESSAGES.get(exc.status, "请求无效"), reason))
         response.set_status(exc.status)
+        if ALLOW in exc.headers:  # 405: which methods the route takes
+            response.headers[ALLOW] = exc.headers[ALLOW]
         return response
     except Exception as exc:
         storage = request.app[STORAGE]

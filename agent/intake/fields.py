@@ -12,11 +12,12 @@ from agent.allocation import OrderDraft
 from agent.intake.errors import IntakeError
 from agent.money import MoneyError, parse_yuan
 from agent.providers.base import Channel
+from agent.web.requests import BadRequest, parse_id
 
 PAY_TYPES = frozenset(channel.value for channel in Channel)
 NAME_MAX_BYTES = 127
 _OUT_TRADE_NO = re.compile(r"[a-zA-Z0-9._\-|]{1,64}")
-_PID = re.compile(r"[0-9]{1,10}")
+PID_MAX = 9_999_999_999  # ten digits, as epay clients store it
 _DEVICE = re.compile(r"[a-z0-9_]{1,16}")
 _URL_MAX = 1024
 _BLANK = re.compile(r"[\s\x00-\x1f]")
@@ -54,9 +55,10 @@ def parse_pid(params: dict[str, str]) -> int:
     raw = params.get("pid", "")
     if not raw:
         raise IntakeError("缺少参数 pid")
-    if not _PID.fullmatch(raw):
-        raise IntakeError("商户ID(pid)格式错误")
-    return int(raw)
+    try:
+        return parse_id(raw, field="pid", max_value=PID_MAX)
+    except BadRequest as exc:
+        raise IntakeError("商户ID(pid)格式错误") from exc
 
 
 def cut_name(name: str) -> str:

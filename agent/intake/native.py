@@ -6,7 +6,6 @@ parameters plus the ``trade_no`` from the path), so merchants reuse the signing 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +19,7 @@ from agent.intake.service import INTAKE
 from agent.keys import DB, SETTINGS
 from agent.money import format_yuan
 from agent.orders import Order, get_order
+from agent.web.requests import read_json
 
 routes = web.RouteTableDef()
 
@@ -45,14 +45,13 @@ def native_order(order: Order, base_url: str) -> dict[str, Any]:
 
 async def _json_fields(request: web.Request) -> dict[str, str]:
     """A JSON object of string fields (an integer ``pid`` is accepted); floats are refused for money's sake."""
-    try:
-        body = json.loads(await request.text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise IntakeError("请求体必须是 JSON 对象") from exc
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise IntakeError("请求体必须是 JSON 对象")
     pairs: list[tuple[str, object]] = []
     for key, value in body.items():
+        if key == "pid" and isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema's "integer" includes 2345.0
         if key == "pid" and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         if value is None:

@@ -11,7 +11,7 @@ from aiohttp import web
 from agent.accounts import Account
 from agent.admin import actions, snapshots
 from agent.admin.forms import FieldError, optional_url, required
-from agent.admin.plumbing import audit, form_of, render, see_other
+from agent.admin.plumbing import audit, form_of, path_id, render, see_other
 from agent.keys import ACCOUNTS, DB, POOL, SECRETS, SETTINGS
 from agent.platforms import CATALOGUE
 from agent.polling import POLL_SCHEDULER
@@ -64,7 +64,7 @@ async def account_add(request: web.Request) -> web.StreamResponse:
 
 async def _account(request: web.Request) -> Account:
     try:
-        return await request.config_dict[ACCOUNTS].account(int(request.match_info["id"]))
+        return await request.config_dict[ACCOUNTS].account(path_id(request))
     except LookupError as exc:
         raise web.HTTPNotFound(text="账号不存在") from exc
 

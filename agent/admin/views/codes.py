@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from agent.admin.forms import FieldError, at_most, int_id, optional_yuan
-from agent.admin.plumbing import Upload, audit, form_of, render, see_other
+from agent.admin.plumbing import Upload, audit, form_of, path_id, render, see_other
 from agent.admin.qrimage import decode_qr, svg_data_uri
 from agent.admin.stats import day_start
 from agent.db import now_ms
@@ -83,7 +83,7 @@ async def _payload(upload: Upload | None, typed: str) -> str:
 
 async def _code(request: web.Request) -> Code:
     try:
-        return await request.config_dict[POOL].code(int(request.match_info["id"]))
+        return await request.config_dict[POOL].code(path_id(request))
     except LookupError as exc:
         raise web.HTTPNotFound(text="收款码不存在") from exc
 
@@ -130,7 +130,7 @@ async def code_edit(request: web.Request) -> web.StreamResponse:
 
 
 async def code_enable(request: web.Request) -> web.StreamResponse:
-    code_id = int(request.match_info["id"])
+    code_id = path_id(request)
     enabled = form_of(request).get("enabled") == "1"
     try:
         await request.config_dict[POOL].set_code_enabled(code_id, enabled)

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from agent import epay
-from agent.admin.plumbing import audit, form_of, render
+from agent.admin.plumbing import audit, form_of, path_id, render
 from agent.keys import DB, MERCHANTS, SETTINGS
 from agent.merchants import Merchant
 
@@ -63,7 +63,7 @@ async def merchant_create(request: web.Request) -> web.Response:
 
 
 async def merchant_rotate(request: web.Request) -> web.Response:
-    pid = int(request.match_info["pid"])
+    pid = path_id(request, "pid")
     try:
         merchant = await request.config_dict[MERCHANTS].rotate_key(pid)
     except LookupError as exc:

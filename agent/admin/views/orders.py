@@ -9,15 +9,17 @@ from typing import Any
 from aiohttp import web
 
 from agent.admin import actions
-from agent.admin.forms import FieldError, optional_yuan
+from agent.admin.forms import FieldError, int_id, optional_yuan
 from agent.admin.labels import ORDER_STATUS
 from agent.admin.plumbing import actor, form_of, render, see_other
 from agent.keys import DB, MERCHANTS
 from agent.notify import NOTIFIER
 from agent.orders import get_order
 from agent.timefmt import SHANGHAI, to_ms
+from agent.web.requests import INT64_MAX, BadRequest, parse_int
 
 PAGE_SIZE = 50
+MAX_PAGE = INT64_MAX // PAGE_SIZE  # the OFFSET must stay a 64-bit integer
 DAY_MS = 86_400_000
 
 
@@ -50,7 +52,7 @@ def parse_filter(query: Any) -> OrderFilter:
     found = OrderFilter()
     steps = (
         ("status", lambda v: found.add("o.status = ?", v) if v in ORDER_STATUS else _bad("status", "未知状态")),
-        ("pid", lambda v: found.add("o.pid = ?", int(v)) if v.isdigit() else _bad("pid", "请选择商户")),
+        ("pid", lambda v: found.add("o.pid = ?", int_id("pid", v, "商户"))),
         ("date_from", lambda v: found.add("o.created_at >= ?", _date_ms("date_from", v))),
         ("date_to", lambda v: found.add("o.created_at < ?", _date_ms("date_to", v) + DAY_MS)),
         ("amount", lambda v: found.add("(o.money_fen = ? OR o.pay_amount_fen = ?)", *[optional_yuan("amount", v)] * 2)),
@@ -74,10 +76,20 @@ def _bad(name: str, message: str) -> None:
     raise FieldError(name, message)
 
 
+def _page_number(text: str) -> int:
+    """The list page asked for; one no list can have (not a number, beyond any offset SQLite takes) is 404."""
+    if not text:
+        return 1
+    try:
+        return parse_int(text, field="page", low=1, high=MAX_PAGE)
+    except BadRequest as exc:
+        raise web.HTTPNotFound(text="页面不存在") from exc
+
+
 async def orders_page(request: web.Request) -> web.Response:
     db = request.config_dict[DB]
     found = parse_filter(request.query)
-    page = max(1, int(request.query["page"])) if request.query.get("page", "").isdigit() else 1
+    page = _page_number(request.query.get("page", ""))
     total = await db.fetchval(f"SELECT count(*) FROM orders o {found.sql}", found.params)
     rows = await db.fetchall(
         "SELECT o.trade_no, o.out_trade_no, o.pid, o.name, o.money_fen, o.pay_amount_fen, o.status, o.type, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent.admin import actions
-from agent.admin.plumbing import actor, form_of, render, see_other
+from agent.admin.plumbing import actor, form_of, path_id, render, see_other
 from agent.keys import DB
 
 LIMIT = 200
@@ -39,7 +39,7 @@ async def unmatched_page(request: web.Request) -> web.Response:
 
 
 async def transaction_action(request: web.Request) -> web.StreamResponse:
-    transaction_id = int(request.match_info["id"])
+    transaction_id = path_id(request)
     form = form_of(request)
     db = request.config_dict[DB]
     try:
