@@ -18,6 +18,7 @@ from agent.platforms import sync_platforms_soon
 from agent.pool import Pool
 from agent.providers.base import ProviderFactory
 from agent.settings import Settings
+from agent.web.listening import LISTENING, Listening
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -35,6 +36,7 @@ def create_app(settings: Settings, *, provider_factory: ProviderFactory | None =
     app = web.Application(client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[SECRETS] = load_secret_box(settings)
+    app[LISTENING] = Listening(settings.host, settings.port)  # the server adds what it really bound
     app[STORAGE] = StorageHealth(settings.data_dir)  # exists before the database: listeners may subscribe now
     app.cleanup_ctx.append(_database)  # first in, last out: every other component may use the database
     alerts.setup(app)  # next: every later component may raise an alert, and the alerter outlives them

@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     notify_timeout_seconds: float = Field(default=10.0, gt=0)
     """Per-attempt HTTP timeout for the merchant's notify_url."""
 
+    notify_allow_private: bool = True
+    """Let notifies go to loopback and private addresses (127.0.0.0/8, 10/8, 172.16/12, 192.168/16, fc00::/7...):
+    merchant sites often run on the same host or network. ``false`` refuses them. Whatever this says, a
+    notify never goes to the gateway's own listening addresses or public URL, nor to link-local and cloud
+    metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254); the address is checked after DNS
+    resolution, when connecting, and redirects are never followed."""
+
     poll_interval_seconds: float = Field(default=3.0, gt=0)
     """Normal spacing between two transaction reads of one account while it has live orders."""
 

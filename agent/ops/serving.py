@@ -16,6 +16,7 @@ from aiohttp import web
 
 from agent.keys import SETTINGS
 from agent.ops.drain import DRAIN
+from agent.web.listening import remember
 
 log = structlog.get_logger(__name__)
 
@@ -29,6 +30,7 @@ async def serve_until_signalled(app: web.Application, host: str, port: int) -> N
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
+        remember(app, runner)  # the notifier never calls these
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
