@@ -18,6 +18,7 @@ from agent.platforms import sync_platforms_soon
 from agent.pool import Pool
 from agent.providers.base import ProviderFactory
 from agent.settings import Settings
+from agent.web import headers
 from agent.web.listening import LISTENING, Listening
 
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings, *, provider_factory: ProviderFactory | None =
     app[SECRETS] = load_secret_box(settings)
     app[LISTENING] = Listening(settings.host, settings.port)  # the server adds what it really bound
     app[STORAGE] = StorageHealth(settings.data_dir)  # exists before the database: listeners may subscribe now
+    headers.setup(app)  # nosniff, Referrer-Policy everywhere; no framing and a CSP on the admin console
     app.cleanup_ctx.append(_database)  # first in, last out: every other component may use the database
     alerts.setup(app)  # next: every later component may raise an alert, and the alerter outlives them
     ops.setup(app)  # before the workers, so its drain gate exists when they start and it outlives them
