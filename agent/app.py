@@ -14,6 +14,7 @@ from agent.db import Database
 from agent.db.storage import StorageHealth
 from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL, SECRETS, SETTINGS, STORAGE
 from agent.merchants import MerchantBook
+from agent.ops import connections
 from agent.platforms import sync_platforms_soon
 from agent.pool import Pool
 from agent.providers.base import ProviderFactory
@@ -39,6 +40,7 @@ def create_app(settings: Settings, *, provider_factory: ProviderFactory | None =
     app[SECRETS] = load_secret_box(settings)
     app[LISTENING] = Listening(settings.host, settings.port)  # the server adds what it really bound
     app[STORAGE] = StorageHealth(settings.data_dir)  # exists before the database: listeners may subscribe now
+    connections.setup(app)  # outermost middleware: request deadlines for slow clients (agent/ops/connections.py)
     headers.setup(app)  # nosniff, Referrer-Policy everywhere; no framing and a CSP on the admin console
     app.cleanup_ctx.append(_database)  # first in, last out: every other component may use the database
     alerts.setup(app)  # next: every later component may raise an alert, and the alerter outlives them
