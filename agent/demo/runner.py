@@ -52,8 +52,8 @@ async def running_demo(settings: Settings, port: int = 8000) -> AsyncIterator[De
     """
     sock = _listening_socket(port)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    # The shop's notify_url and return_url use a port of their own: a notify never goes to the gateway's own
-    # listening address (agent/notify/egress.py), and a merchant site is another site anyway.
+    # The shop's notify_url uses a port of its own: a notify never goes to the gateway's own listening address
+    # (agent/notify/egress.py). The payer's browser returns to the shop's pages on the gateway's port.
     shop_sock = _listening_socket(0)
     shop_url = f"http://127.0.0.1:{shop_sock.getsockname()[1]}/demo"
     with tempfile.TemporaryDirectory(prefix="mapay-demo-") as folder:
@@ -91,7 +91,7 @@ def _demo_ctx(
                 app[ACCOUNTS], app[POOL], platform, office.url, http, username=DEMO_USERNAME, terminal_id=f"DEMO{n:02d}"
             )
         async with SmsReader(app[DB], app[SECRETS], accounts.values()).running() as sms:
-            shop = DemoShop(merchant, url, site_url=shop_url)
+            shop = DemoShop(merchant, url, site_url=f"{url}/demo", notify_base=shop_url)
             app[DEMO] = Demo(url, data_dir, app[DB], shop, accounts, dict(offices), http, sms)
             yield
 
