@@ -14,11 +14,13 @@ from agent.db import Database
 from agent.db.storage import StorageHealth
 from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL, SECRETS, SETTINGS, STORAGE
 from agent.merchants import MerchantBook
+from agent.ops import connections
 from agent.platforms import sync_platforms_soon
 from agent.pool import Pool
 from agent.providers.base import ProviderFactory
 from agent.settings import Settings
-from agent.web.requests import quiet_protocol_errors
+from agent.web import headers
+from agent.web.listening import LISTENING, Listening
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -34,10 +36,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, *, provider_factory: ProviderFactory | None = None) -> web.Application:
     """Build the gateway. ``provider_factory`` decides how accounts are read (the browser agent by default)."""
     app = web.Application(client_max_size=256 * 1024)
-    quiet_protocol_errors()  # an unparsable request is logged at info, not as our error
     app[SETTINGS] = settings
     app[SECRETS] = load_secret_box(settings)
+    app[LISTENING] = Listening(settings.host, settings.port)  # the server adds what it really bound
     app[STORAGE] = StorageHealth(settings.data_dir)  # exists before the database: listeners may subscribe now
+    connections.setup(app)  # outermost middleware: request deadlines for slow clients (agent/ops/connections.py)
+    headers.setup(app)  # nosniff, Referrer-Policy everywhere; no framing and a CSP on the admin console
     app.cleanup_ctx.append(_database)  # first in, last out: every other component may use the database
     alerts.setup(app)  # next: every later component may raise an alert, and the alerter outlives them
     ops.setup(app)  # before the workers, so its drain gate exists when they start and it outlives them

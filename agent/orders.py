@@ -8,6 +8,11 @@ from typing import Any
 
 from agent.db import Database
 
+# The epay ``type`` a paid order gets when nobody chose a method (submit.php without ``type``) and no
+# provider payment says which channel paid (补单 by hand without a transaction). Every epay client accepts
+# it, and a notify without ``type`` is refused by independent clients ("Missing callback fields: type").
+UNKNOWN_CHANNEL_TYPE = "alipay"
+
 
 class OrderStatus(StrEnum):
     PENDING = "pending"

@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     notify_timeout_seconds: float = Field(default=10.0, gt=0)
     """Per-attempt HTTP timeout for the merchant's notify_url."""
 
+    notify_allow_private: bool = True
+    """Let notifies go to loopback and private addresses (127.0.0.0/8, 10/8, 172.16/12, 192.168/16, fc00::/7...):
+    merchant sites often run on the same host or network. ``false`` refuses them. Whatever this says, a
+    notify never goes to the gateway's own listening addresses or public URL, nor to link-local and cloud
+    metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254); the address is checked after DNS
+    resolution, when connecting, and redirects are never followed."""
+
     poll_interval_seconds: float = Field(default=3.0, gt=0)
     """Normal spacing between two transaction reads of one account while it has live orders."""
 
@@ -129,6 +136,24 @@ class Settings(BaseSettings):
 
     admin_lockout_minutes: float = Field(default=15.0, gt=0)
     """Window in which failures are counted, and how long a lock-out lasts."""
+
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    """A connection must deliver a request's headers within this time of opening, or of its first byte after
+    the previous answer; slower ones get ``408`` and are closed, so clients dribbling bytes (slowloris)
+    cannot hold the server. Idle kept-alive connections are closed after ``keepalive_timeout_seconds``."""
+
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """A request's body must have arrived within this time of its headers (``408`` and closed otherwise)."""
+
+    keepalive_timeout_seconds: float = Field(default=75.0, gt=0, le=3600)
+    """How long a connection may stay open with nothing sent after its last answer. Keep it longer than the
+    reverse proxy's idle time for upstream connections (nginx: ``keepalive_timeout`` 60 s)."""
+
+    max_connections_per_client: int = Field(default=64, ge=0, le=100_000)
+    """Most connections one client address may hold open at once; more are closed at once. 0: no cap.
+    Behind a reverse proxy every connection comes from the proxy's address: list the proxy in
+    ``MAPAY_TRUSTED_PROXIES`` (it is then not capped, and should limit slow clients itself: nginx buffers
+    whole requests by default) or raise this above the proxy's upstream connections."""
 
     shutdown_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
     """On SIGTERM, how long running polls, notifies and requests may take to finish before we stop anyway.

@@ -52,6 +52,10 @@ async def running_demo(settings: Settings, port: int = 8000) -> AsyncIterator[De
     """
     sock = _listening_socket(port)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    # The shop's notify_url uses a port of its own: a notify never goes to the gateway's own listening address
+    # (agent/notify/egress.py). The payer's browser returns to the shop's pages on the gateway's port.
+    shop_sock = _listening_socket(0)
+    shop_url = f"http://127.0.0.1:{shop_sock.getsockname()[1]}/demo"
     with tempfile.TemporaryDirectory(prefix="mapay-demo-") as folder:
         data_dir = Path(folder)
         settings = settings.model_copy(update={
@@ -62,18 +66,19 @@ async def running_demo(settings: Settings, port: int = 8000) -> AsyncIterator[De
         async with serve_all() as offices, aiohttp.ClientSession() as http:
             app = create_app(settings)
             views.setup(app)
-            app.cleanup_ctx.append(_demo_ctx(url, data_dir, offices, http))
+            app.cleanup_ctx.append(_demo_ctx(url, shop_url, data_dir, offices, http))
             runner = web.AppRunner(app, handle_signals=False, access_log=None)
             await runner.setup()
             try:
                 await web.SockSite(runner, sock).start()
+                await web.SockSite(runner, shop_sock).start()
                 yield app[DEMO]
             finally:
                 await runner.cleanup()
 
 
 def _demo_ctx(
-    url: str, data_dir: Path, offices: Mapping[str, BackOffice], http: aiohttp.ClientSession
+    url: str, shop_url: str, data_dir: Path, offices: Mapping[str, BackOffice], http: aiohttp.ClientSession
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """Cleanup context that seeds the demo merchant and accounts once the database is open, and runs
     the SMS reader while the app runs."""
@@ -86,7 +91,7 @@ def _demo_ctx(
                 app[ACCOUNTS], app[POOL], platform, office.url, http, username=DEMO_USERNAME, terminal_id=f"DEMO{n:02d}"
             )
         async with SmsReader(app[DB], app[SECRETS], accounts.values()).running() as sms:
-            shop = DemoShop(merchant, url, site_url=f"{url}/demo")
+            shop = DemoShop(merchant, url, site_url=f"{url}/demo", notify_base=shop_url)
             app[DEMO] = Demo(url, data_dir, app[DB], shop, accounts, dict(offices), http, sms)
             yield
 

@@ -51,7 +51,8 @@ class ReceivedNotify:
 class DemoShop:
     merchant: Merchant
     gateway_url: str
-    site_url: str  # where the shop serves ``/notify`` and ``/return``
+    site_url: str  # where the shop serves ``/return`` (and ``/notify``, unless ``notify_base`` says otherwise)
+    notify_base: str = ""  # where mapay sends notifies: never the gateway's own port (agent/notify/egress.py)
     orders: dict[str, ShopOrder] = field(default_factory=dict)
     notifies: list[ReceivedNotify] = field(default_factory=list)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -62,7 +63,7 @@ class DemoShop:
             "pid": str(self.merchant.pid),
             "type": pay_type,
             "out_trade_no": f"DEMO{time.strftime('%Y%m%d%H%M%S')}{next(self._numbers):04d}",
-            "notify_url": f"{self.site_url}/notify",
+            "notify_url": f"{self.notify_base or self.site_url}/notify",
             "return_url": f"{self.site_url}/return",
             "name": name,
             "money": money,

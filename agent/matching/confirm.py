@@ -18,7 +18,7 @@ from agent.audit import write_audit
 from agent.db import Database, now_ms
 from agent.matching.matcher import Candidate, Payment, match
 from agent.ops import metrics
-from agent.orders import Order, OrderStatus, get_order
+from agent.orders import UNKNOWN_CHANNEL_TYPE, Order, OrderStatus, get_order
 from agent.providers.base import ProviderTransaction
 from agent.timefmt import to_ms
 
@@ -116,7 +116,10 @@ async def _confirm_matches(
         payment, order = assignment.payment, assignment.order
         try:
             async with db.transaction() as conn:
-                await confirm_order(conn, order.trade_no, paid_at=payment.paid_at, provider_trade_no=payment.trade_no)
+                await confirm_order(
+                    conn, order.trade_no, paid_at=payment.paid_at, provider_trade_no=payment.trade_no,
+                    channel=payment.channel,
+                )
                 await _link_transaction(conn, account_id, payment.trade_no, order.trade_no)
         except OrderStateError as exc:
             log.info("match_skipped", trade_no=order.trade_no, provider_trade_no=payment.trade_no, why=str(exc))
@@ -151,17 +154,23 @@ async def flag_duplicates(db: Database, account_id: int, *, now: int | None = No
 
 
 async def confirm_order(
-    conn: aiosqlite.Connection, trade_no: str, *, paid_at: int, provider_trade_no: str | None
+    conn: aiosqlite.Connection, trade_no: str, *, paid_at: int, provider_trade_no: str | None,
+    channel: str | None = None,
 ) -> None:
     """Mark a pending or expired order paid and queue its notify; call inside ``db.transaction()``.
 
+    An order nobody chose a method for takes the paying ``channel`` as its epay ``type`` (or, when no
+    channel is known, the channel of the account's recorded payment ``provider_trade_no``, else
+    ``UNKNOWN_CHANNEL_TYPE``): a paid order always has a type, which its notify and return must carry.
     Raises OrderStateError (the caller's transaction should then roll back) when the order is missing or
     not confirmable. The notify worker sends the queued notify on its next wake-up.
     """
     cursor = await conn.execute(
-        "UPDATE orders SET status = 'paid', paid_at = ?, provider_trade_no = ? "
+        "UPDATE orders SET status = 'paid', paid_at = ?, provider_trade_no = ?, type = coalesce(type, ?, ("
+        " SELECT t.channel FROM provider_transactions t"
+        " WHERE t.account_id = orders.account_id AND t.provider_trade_no = ?), ?) "
         "WHERE trade_no = ? AND status IN ('pending', 'expired')",
-        (paid_at, provider_trade_no, trade_no),
+        (paid_at, provider_trade_no, channel, provider_trade_no, UNKNOWN_CHANNEL_TYPE, trade_no),
     )
     if cursor.rowcount == 0:
         raise OrderStateError(await _why_not(conn, trade_no, CONFIRMABLE))
@@ -178,7 +187,9 @@ async def mark_paid(
 ) -> Order:
     """补单: confirm an order by hand (the payer proved payment some other way); audited, no transaction row.
 
-    ``paid_at`` defaults to now. Raises OrderStateError unless the order is pending or expired.
+    ``paid_at`` defaults to now. An order without a type takes the channel of the account's recorded payment
+    ``provider_trade_no`` when there is one, else ``UNKNOWN_CHANNEL_TYPE`` (alipay).
+    Raises OrderStateError unless the order is pending or expired.
     """
     if not reason.strip():
         raise ValueError("a reason is required to mark an order paid by hand")
@@ -200,13 +211,16 @@ async def attach_transaction(db: Database, transaction_id: int, trade_no: str, *
     transaction is already matched or the order is not pending/expired; LookupError when the id is unknown.
     """
     row = await db.fetchone(
-        "SELECT account_id, provider_trade_no, amount_fen, paid_at FROM provider_transactions WHERE id = ?",
+        "SELECT account_id, provider_trade_no, amount_fen, channel, paid_at FROM provider_transactions WHERE id = ?",
         (transaction_id,),
     )
     if row is None:
         raise LookupError(f"provider transaction {transaction_id} not found")
     async with db.transaction() as conn:
-        await confirm_order(conn, trade_no, paid_at=row["paid_at"], provider_trade_no=row["provider_trade_no"])
+        await confirm_order(
+            conn, trade_no, paid_at=row["paid_at"], provider_trade_no=row["provider_trade_no"],
+            channel=row["channel"],
+        )
         await _link_transaction(conn, row["account_id"], row["provider_trade_no"], trade_no)
         await write_audit(
             conn, actor, "order.attach_transaction", trade_no,

@@ -6,9 +6,11 @@ import aiohttp
 from aiohttp import web
 
 from agent.keys import DB, MERCHANTS, SETTINGS
+from agent.notify.egress import EgressPolicy
 from agent.notify.outbox import requeue
 from agent.notify.worker import Notifier
 from agent.ops.drain import DRAIN
+from agent.web.listening import LISTENING
 
 NOTIFIER = web.AppKey("notifier", Notifier)
 
@@ -22,11 +24,15 @@ def setup(app: web.Application) -> None:
 
 async def _notifier(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    policy = EgressPolicy(
+        allow_private=settings.notify_allow_private, listening=app[LISTENING], public_url=settings.public_url
+    )
     async with aiohttp.ClientSession(
         headers={"User-Agent": "mapay-notify/1.0"},
-        connector=aiohttp.TCPConnector(limit=settings.notify_concurrency),
+        connector=aiohttp.TCPConnector(limit=settings.notify_concurrency, socket_factory=policy.socket_factory),
+        trust_env=False,  # never through an HTTP(S)_PROXY: the policy judges the merchant's own address
     ) as session:
-        notifier = Notifier(app[DB], app[MERCHANTS], settings, session, app[DRAIN])
+        notifier = Notifier(app[DB], app[MERCHANTS], settings, session, app[DRAIN], policy)
         app[NOTIFIER] = notifier
         async with notifier.running():
             yield

@@ -11,9 +11,10 @@ import structlog
 
 from agent.db import Database, now_ms
 from agent.merchants import MerchantBook
+from agent.notify.egress import EgressPolicy
 from agent.notify.outbox import Claim, claim_due, finish, next_due, release, requeue
 from agent.notify.payload import result_params
-from agent.notify.sender import notify_url, send_notify
+from agent.notify.sender import notify_url, refused, send_notify
 from agent.ops import metrics
 from agent.ops.drain import Drain
 from agent.orders import get_order
@@ -30,13 +31,14 @@ class Notifier:
 
     def __init__(
         self, db: Database, merchants: MerchantBook, settings: Settings, session: aiohttp.ClientSession,
-        drain: Drain,
+        drain: Drain, policy: EgressPolicy,
     ) -> None:
         self._db = db
         self._merchants = merchants
         self._settings = settings
         self._session = session
         self._drain = drain  # on shutdown: claim nothing new, and let the drain wait for sends
+        self._policy = policy  # the session's connector judges addresses; this judges the URL itself
         self._wake = asyncio.Event()
         self._in_flight: dict[asyncio.Task[None], Claim] = {}
         self._lease_ms = int((settings.notify_timeout_seconds + _LEASE_MARGIN_S) * 1000)
@@ -116,7 +118,11 @@ class Notifier:
         merchant = await self._merchants.get(order.pid)
         assert merchant is not None  # orders.pid references merchants
         url = notify_url(order.notify_url, result_params(order, merchant.key))
-        attempt = await send_notify(self._session, url, self._settings.notify_timeout_seconds)
+        reason = self._policy.url_refusal(order.notify_url)
+        if reason is not None:
+            attempt = refused(url, reason)
+        else:
+            attempt = await send_notify(self._session, url, self._settings.notify_timeout_seconds)
         status = await finish(self._db, claim, attempt, self._settings.notify_schedule)
         metrics.notify_attempted(attempt.outcome.value)
         log.info(

@@ -15,7 +15,9 @@ import uvloop
 from aiohttp import web
 
 from agent.keys import SETTINGS
+from agent.ops.connections import GuardedSite
 from agent.ops.drain import DRAIN
+from agent.web.listening import remember
 
 log = structlog.get_logger(__name__)
 
@@ -25,10 +27,14 @@ REQUEST_GRACE_SECONDS = 5.0
 
 async def serve_until_signalled(app: web.Application, host: str, port: int) -> None:
     settings = app[SETTINGS]
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=REQUEST_GRACE_SECONDS)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=REQUEST_GRACE_SECONDS,
+        keepalive_timeout=settings.keepalive_timeout_seconds,
+    )
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await GuardedSite(runner, host, port).start()  # header/body deadlines, connections per client
+        remember(app, runner)  # the notifier never calls these
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import codecs
 import json
-import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -177,30 +176,6 @@ def _decode(data: bytes, charset: str) -> str:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
-
-
-class _ProtocolErrorsAreTheClients(logging.Filter):
-    """aiohttp logs a request it cannot even parse (a 4xx HttpProcessingError: request line too long, bad
-    header...) at error level with a traceback; it answered 400 and it was the client's mistake: info, no trace.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, HttpProcessingError) and 400 <= (error.code or 400) < 500:
-            record.levelno, record.levelname = logging.INFO, "INFO"
-            record.msg, record.args = "%s (%s: %s)", (record.getMessage(), type(error).__name__, error.message)
-            record.exc_info = record.exc_text = None
-        return True
-
-
-_PROTOCOL_FILTER = _ProtocolErrorsAreTheClients()
-
-
-def quiet_protocol_errors() -> None:
-    """Install the filter on aiohttp's server logger (idempotent)."""
-    logger = logging.getLogger("aiohttp.server")
-    if _PROTOCOL_FILTER not in logger.filters:
-        logger.addFilter(_PROTOCOL_FILTER)
 
 
 async def _read_multipart(request: web.Request, max_bytes: int, max_fields: int) -> Form:

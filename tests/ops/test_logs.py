@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
+from agent.log import redact_query_secrets
 from tests.ops.served import Served, add_code, server_env, serving, signed_order
 
 
@@ -68,3 +70,44 @@ async def test_a_session_with_logins_orders_and_refusals_logs_json_lines_without
         **{f"cookie {n}": value for n, value in enumerate(session_cookies)},
     }
     assert [name for name, secret in leaked.items() if secret in everything] == []
+
+
+async def _send_raw(served: Served, request: bytes) -> bytes:
+    """One request exactly as written, on a plain socket: no client library tidies it up first."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), timeout=10)
+    finally:
+        writer.close()
+
+
+async def test_a_malformed_request_line_is_logged_as_json_without_the_merchant_key(tmp_path: Path) -> None:
+    key = "K" + secrets.token_hex(16)
+    too_long = b"a" * 9000
+    async with serving(server_env(tmp_path / "data"), tmp_path / "serve.log") as served:
+        bad_char = await _send_raw(
+            served, b"GET /api.php?act=query&pid=1&key=" + key.encode() + b"&x=a\x01b HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        over_8190 = await _send_raw(
+            served, b"GET /api.php?act=query&pid=1&key=" + key.encode() + b"&x=" + too_long + b" HTTP/1.1\r\n\r\n"
+        )
+        served.terminate()
+        assert await served.exit_code(within=20) == 0
+
+    assert bad_char.startswith(b"HTTP/1.") and b" 400 " in bad_char.split(b"\r\n")[0]
+    assert over_8190.startswith(b"HTTP/1.") and b" 400 " in over_8190.split(b"\r\n")[0]
+    output = served.logs()
+    assert key not in output
+    events = [json.loads(line) for line in output.splitlines()]  # every line is one JSON object
+    refused = [e for e in events if e["event"] == "http_request_refused"]
+    assert len(refused) == 2 and all("key=***" in e["error"] for e in refused)
+
+
+def test_query_secrets_are_redacted_in_any_text() -> None:
+    assert redact_query_secrets("GET /api.php?pid=1&key=abc&sign=def&sign_type=MD5&money=1 HTTP/1.1") == (
+        "GET /api.php?pid=1&key=***&sign=***&sign_type=MD5&money=1 HTTP/1.1"
+    )
+    assert redact_query_secrets("b'/x?access_token=t0k\\x01&password=p w'") == "b'/x?access_token=***\\x01&password=*** w'"
+    assert redact_query_secrets("merchant_key%3Dabc&keyless=1") == "merchant_key%3D***&keyless=1"

@@ -12,6 +12,7 @@ from aiohttp import web
 from agent.app import create_app
 from agent.providers.base import ProviderFactory
 from agent.settings import Settings
+from agent.web.listening import remember
 
 
 @dataclass
@@ -41,6 +42,7 @@ async def running_gateway(
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
+    remember(app, runner)
     try:
         yield RunningGateway(url=url, app=app, settings=settings)
     finally:

@@ -3,7 +3,8 @@
 Verification follows v2board's epay plugin: the signature is computed over EVERY received parameter
 except sign/sign_type, empty ones included (``ksort``, ``urldecode(http_build_query(...))``,
 ``stripslashes``, MD5 of the string + key, compared exactly). Like dujiaoka it then refuses a notify whose
-money differs from its own order ("金额不一致"). The site can be scripted to misbehave before acknowledging.
+money differs from its own order ("金额不一致"), and like the independent clients it first refuses a notify
+missing a callback field ("Missing callback fields: type"). The site can be scripted to misbehave before acknowledging.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class Received:
     at: float  # loop time
     status: int = 200  # the HTTP status it answered with
     delay: float = 0.0  # how long it waited before answering (a sender with a shorter timeout saw none)
+
+
+# What an independent epay client insists on before it even checks the signature.
+CALLBACK_FIELDS = ("pid", "trade_no", "out_trade_no", "type", "name", "money", "trade_status", "sign")
 
 
 def v2board_sign(params: dict[str, str], key: str) -> str:
@@ -71,6 +76,9 @@ class MerchantSite:
         return [r for r in self.received if r.problem is None and r.answer == "success"]
 
     def check(self, params: dict[str, str]) -> str | None:
+        missing = [name for name in CALLBACK_FIELDS if not params.get(name)]
+        if missing:
+            return f"Missing callback fields: {', '.join(missing)}"
         if params.get("sign") != v2board_sign(params, self.key):
             return "签名错误"
         if params.get("trade_status") != "TRADE_SUCCESS":
