@@ -12,6 +12,7 @@ from typing import Any
 
 from agent.accounts import UNCHANGED, Unchanged
 from agent.accounts.otp import deliver_otp
+from agent.audit import write_audit
 from agent.browser.agent import test_account
 from agent.cli.context import CliContext
 from agent.cli.output import emit, fail
@@ -32,6 +33,10 @@ def register(commands: Any) -> None:
     rotate = merchant.add_parser("rotate-key", help="replace a merchant's key; prints the new key once")
     rotate.add_argument("pid", type=int)
     rotate.set_defaults(handler=merchant_rotate)
+    for verb, enabled in (("disable", False), ("enable", True)):
+        cmd = merchant.add_parser(verb, help=f"{verb} a merchant's orders (a running gateway follows within seconds)")
+        cmd.add_argument("pid", type=int)
+        cmd.set_defaults(handler=merchant_enable, enabled=enabled)
 
     platform = commands.add_parser("platform", help="provider platforms").add_subparsers(dest="action", required=True)
     platform.add_parser("list", help="list supported platforms").set_defaults(handler=platform_list)
@@ -115,8 +120,24 @@ async def merchant_rotate(ctx: CliContext, args: argparse.Namespace) -> int:
         merchant = await ctx.merchants.rotate_key(args.pid)
     except LookupError as exc:
         return fail(str(exc))
+    await _audit(ctx, "merchant.rotate_key", str(merchant.pid))
     emit({"pid": merchant.pid, "key": merchant.key}, as_json=args.json)
     return 0
+
+
+async def merchant_enable(ctx: CliContext, args: argparse.Namespace) -> int:
+    try:
+        merchant = await ctx.merchants.set_enabled(args.pid, args.enabled)
+    except LookupError as exc:
+        return fail(str(exc))
+    await _audit(ctx, "merchant.enable" if args.enabled else "merchant.disable", str(merchant.pid))
+    emit({"pid": merchant.pid, "name": merchant.name, "enabled": merchant.enabled}, as_json=args.json)
+    return 0
+
+
+async def _audit(ctx: CliContext, action: str, target: str) -> None:
+    async with ctx.db.transaction() as conn:
+        await write_audit(conn, "cli", action, target, {})
 
 
 async def platform_list(ctx: CliContext, args: argparse.Namespace) -> int:
