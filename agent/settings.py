@@ -127,7 +127,8 @@ class Settings(BaseSettings):
 
     admin_max_failures: int = Field(default=5, ge=1, le=100)
     """Failed admin sign-ins of one username from one client address before that client must wait: after
-    this many, each further attempt waits 1 s, then 2, 4, 8 ... seconds (up to ``admin_lockout_minutes``).
+    this many, each further attempt must come 2 s after the latest failure, then 4, 8, 16 ... seconds (up to
+    ``admin_lockout_minutes``); one too early is refused without looking at the password.
     Other clients, and the right password from a client that has not failed, are not held up."""
 
     admin_lockout_minutes: float = Field(default=15.0, gt=0, le=1440)
