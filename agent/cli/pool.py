@@ -10,11 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.accounts import UNCHANGED, Unchanged
+from agent.accounts import UNCHANGED, AccountExists, Unchanged
 from agent.accounts.otp import deliver_otp
 from agent.audit import write_audit
 from agent.browser.agent import test_account
 from agent.cli.context import CliContext
+from agent.cli.errors import CliProblem
 from agent.cli.output import emit, fail
 from agent.money import MoneyError, format_yuan, parse_yuan
 from agent.platforms import CATALOGUE
@@ -43,7 +44,7 @@ def register(commands: Any) -> None:
 
     account = commands.add_parser("account", help="provider accounts").add_subparsers(dest="action", required=True)
     add = account.add_parser("add", help="add a provider account (password read from a prompt or stdin)")
-    add.add_argument("--platform", required=True, choices=[p.slug for p in CATALOGUE])
+    add.add_argument("--platform", required=True, help="platform slug (mapay platform list)")
     add.add_argument("--name", required=True, help="a label for people")
     add.add_argument("--username", required=True)
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
@@ -151,12 +152,22 @@ def _read_password(from_stdin: bool) -> str:
     return getpass.getpass("provider password: ")
 
 
+def _known_platform(slug: str) -> str:
+    if slug not in {p.slug for p in CATALOGUE}:
+        known = "、".join(f"{p.slug}（{p.name}）" for p in CATALOGUE)
+        raise CliProblem(f"未知平台 {slug}：可选 {known}（mapay platform list 列出全部）")
+    return slug
+
+
 async def account_add(ctx: CliContext, args: argparse.Namespace) -> int:
+    platform = _known_platform(args.platform)
     password = _read_password(args.password_stdin)
     if not password:
         return fail("empty password")
     try:
-        account = await ctx.accounts.add_account(args.platform, args.name, args.username, password, args.base_url)
+        account = await ctx.accounts.add_account(platform, args.name, args.username, password, args.base_url)
+    except AccountExists as exc:
+        raise CliProblem(str(exc)) from None
     except ValueError as exc:
         return fail(str(exc))
     emit(account, as_json=args.json)
