@@ -27,7 +27,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     async with Database(app[SETTINGS].database_path, app[STORAGE]) as db:
         await sync_platforms_soon(db)  # a start that has nothing to change writes nothing (full disk)
         app[DB] = db
-        app[MERCHANTS] = MerchantBook(db, app[SECRETS])
+        app[MERCHANTS] = MerchantBook(db, app[SECRETS], check_seconds=app[SETTINGS].merchant_cache_seconds)
         app[POOL] = Pool(db, app[SECRETS])
         app[ACCOUNTS] = AccountBook(db, app[SECRETS])
         yield

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+import time
 from dataclasses import dataclass
 
 from agent.crypto import SecretBox
@@ -25,12 +26,21 @@ def new_key() -> str:
 
 
 class MerchantBook:
-    """Merchant lookups with decrypted keys cached in memory (intake checks a signature on every request)."""
+    """Merchant lookups with decrypted keys cached in memory (intake checks a signature on every request).
 
-    def __init__(self, db: Database, box: SecretBox) -> None:
+    Any process may change a merchant (``mapay merchant rotate-key`` runs beside the gateway), so the cache is
+    only trusted for ``check_seconds``: then one read of ``merchants_epoch`` (bumped by a trigger on every
+    change to ``merchants``) says whether to drop it. That is one tiny query per period, not one per order.
+    """
+
+    def __init__(self, db: Database, box: SecretBox, *, check_seconds: float = 1.0) -> None:
         self._db = db
         self._box = box
         self._cache: dict[int, Merchant] = {}
+        self._check_seconds = check_seconds
+        self._next_check = 0.0  # time.monotonic() after which the epoch is read again
+        self._epoch: int | None = None
+        self._generation = 0  # bumped when the cache is dropped: a lookup begun before must not refill it
 
     async def create(self, name: str) -> Merchant:
         key = new_key()
@@ -44,15 +54,31 @@ class MerchantBook:
         return Merchant(pid=pid, name=name, key=key, enabled=True)
 
     async def get(self, pid: int) -> Merchant | None:
+        if time.monotonic() >= self._next_check:
+            await self._drop_if_changed()
         cached = self._cache.get(pid)
         if cached is not None:
             return cached
+        generation = self._generation
         row = await self._db.fetchone("SELECT pid, name, key_enc, enabled FROM merchants WHERE pid = ?", (pid,))
         if row is None:
             return None
         merchant = Merchant(row["pid"], row["name"], self._box.decrypt(row["key_enc"]), bool(row["enabled"]))
-        self._cache[pid] = merchant
+        if generation == self._generation:
+            self._cache[pid] = merchant
         return merchant
+
+    async def _drop_if_changed(self) -> None:
+        """Forget every cached merchant when any merchant changed since the last look, in any process."""
+        self._next_check = time.monotonic() + self._check_seconds  # set first: concurrent lookups do not pile up
+        epoch = await self._db.fetchval("SELECT epoch FROM merchants_epoch")
+        if epoch != self._epoch:
+            self._forget()
+            self._epoch = epoch
+
+    def _forget(self) -> None:
+        self._cache.clear()
+        self._generation += 1
 
     async def list(self) -> list[Merchant]:
         rows = await self._db.fetchall("SELECT pid FROM merchants ORDER BY pid")
@@ -67,7 +93,18 @@ class MerchantBook:
             )
             if cursor.rowcount == 0:
                 raise LookupError(f"merchant {pid} not found")
-        self._cache.pop(pid, None)
+        self._forget()
+        merchant = await self.get(pid)
+        assert merchant is not None
+        return merchant
+
+    async def set_enabled(self, pid: int, enabled: bool) -> Merchant:
+        """Accept (or refuse) the merchant's new orders; a disabled merchant's key signs nothing any more."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute("UPDATE merchants SET enabled = ? WHERE pid = ?", (int(enabled), pid))
+            if cursor.rowcount == 0:
+                raise LookupError(f"merchant {pid} not found")
+        self._forget()
         merchant = await self.get(pid)
         assert merchant is not None
         return merchant

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -25,6 +25,7 @@ def _url_list(value: Any) -> Any:
 
 
 UrlList = Annotated[list[str], NoDecode, BeforeValidator(_url_list)]
+NetworkList = Annotated[list[IPvAnyNetwork], NoDecode, BeforeValidator(_url_list)]  # same separators
 
 DEFAULT_NOTIFY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600)
 
@@ -132,10 +133,24 @@ class Settings(BaseSettings):
     """How long an admin console sign-in lasts before the administrator must sign in again."""
 
     admin_max_failures: int = Field(default=5, ge=1, le=100)
-    """Failed admin sign-ins (per username, and per client address) that trigger a lock-out."""
+    """Failed admin sign-ins of one username from one client address before that client must wait: after
+    this many, each further attempt must come 2 s after the latest failure, then 4, 8, 16 ... seconds (up to
+    ``admin_lockout_minutes``); one too early is refused without looking at the password.
+    Other clients, and the right password from a client that has not failed, are not held up."""
 
-    admin_lockout_minutes: float = Field(default=15.0, gt=0)
-    """Window in which failures are counted, and how long a lock-out lasts."""
+    admin_lockout_minutes: float = Field(default=15.0, gt=0, le=1440)
+    """Longest wait between two sign-in attempts of one username from one client after repeated failures.
+    Failures are forgotten after a successful sign-in from that client, or after a day."""
+
+    trusted_proxies: NetworkList = Field(default_factory=list)
+    """Reverse proxies whose ``X-Forwarded-For`` names the real client (addresses or CIDRs, separated by
+    spaces or commas, e.g. ``127.0.0.1 10.0.0.0/8``). Empty: the header is ignored and the socket peer is the
+    client. Behind a proxy that is not listed, every client looks like the proxy."""
+
+    merchant_cache_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How long a running gateway may use a merchant (its key, whether it is enabled) from memory before it
+    checks the database for changes by another process: a key rotated or a merchant disabled with the CLI
+    stops working within this time. The check is one tiny read per period, not per order."""
 
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     """A connection must deliver a request's headers within this time of opening, or of its first byte after

@@ -4,13 +4,14 @@
 account's health, ``sessions`` keeps the encrypted browser session, ``otp`` carries a typed one-time code.
 """
 
-from agent.accounts.book import UNCHANGED, Account, AccountBook, Unchanged, checked_base_url
+from agent.accounts.book import UNCHANGED, Account, AccountBook, AccountExists, Unchanged, checked_base_url
 from agent.accounts.failures import Failure, FailureClass, classify, describe
 
 __all__ = [
     "UNCHANGED",
     "Account",
     "AccountBook",
+    "AccountExists",
     "Failure",
     "FailureClass",
     "Unchanged",

@@ -51,6 +51,17 @@ _ACCOUNT_SQL = (
 )
 
 
+class AccountExists(sqlite3.IntegrityError):
+    """The platform already has an account with this username (raised in place of sqlite's own error, so
+    callers that caught that keep working); ``existing_id`` is that account's id."""
+
+    def __init__(self, platform: str, username: str, existing_id: int) -> None:
+        super().__init__(
+            f"{platform} 平台下用户名 {username} 已是账号 #{existing_id}：要改它请用 mapay account update {existing_id}"
+        )
+        self.existing_id = existing_id
+
+
 def checked_base_url(value: str) -> str:
     """A back office address must be absolute http(s); stored without a trailing slash."""
     try:
@@ -88,13 +99,21 @@ class AccountBook:
         platform_id = await self._db.fetchval("SELECT id FROM platforms WHERE slug = ?", (platform,))
         if platform_id is None:
             raise LookupError(f"unknown platform {platform!r}")
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO accounts (platform_id, name, username, secret_enc, base_url, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (platform_id, name, username, self._box.encrypt(password), base_url, now_ms()),
+        try:
+            async with self._db.transaction() as conn:
+                cursor = await conn.execute(
+                    "INSERT INTO accounts (platform_id, name, username, secret_enc, base_url, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (platform_id, name, username, self._box.encrypt(password), base_url, now_ms()),
+                )
+                account_id = cursor.lastrowid
+        except sqlite3.IntegrityError:
+            existing = await self._db.fetchval(
+                "SELECT id FROM accounts WHERE platform_id = ? AND username = ?", (platform_id, username)
             )
-            account_id = cursor.lastrowid
+            if existing is None:
+                raise
+            raise AccountExists(platform, username, existing) from None
         assert account_id is not None
         return await self.account(account_id)
 

@@ -1,19 +1,31 @@
-"""Administrators: argon2 password hashes, server-side sessions and the sign-in lock-out.
+"""Administrators: argon2 password hashes, server-side sessions and the sign-in throttle.
 
 The session cookie carries a random token; only its SHA-256 is stored, so a copy of the database cannot be
 replayed as a sign-in. Every session also holds the CSRF token its forms must echo.
+
+Failed sign-ins are throttled per (username, client address), never per username or per address alone:
+behind a reverse proxy a per-address lock would let one guessing client lock everybody out, and a
+per-username lock would let anyone lock out the real administrator. After ``max_failures`` failures of
+one pair, each further attempt of that pair must wait 2, 4, 8 ... seconds (at most ``max_wait_ms``) after
+the previous failure; a client that has not failed signs in at once, and its success forgets only its own
+failures. Each attempt is written down before the password is checked, so parallel requests cannot slip
+through together.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import aiosqlite
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from agent.audit import write_audit
 from agent.db import Database, now_ms
 
 _HASHER = PasswordHasher()
@@ -22,6 +34,7 @@ _HASHER = PasswordHasher()
 _DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$m3p7CfhJTDTUYOigIHcCKQ$rg26W1jwOnhbI2Ayrdq7BIKPMkmswubbLGAEUpVtwEg"
 
 MIN_PASSWORD_LENGTH = 10
+FAILURE_MEMORY_MS = 24 * 3_600_000  # failures older than this are forgotten (and deleted)
 
 
 class AdminExists(ValueError):
@@ -47,10 +60,15 @@ class Session:
 
 @dataclass(frozen=True, slots=True)
 class SignIn:
-    """The outcome of a sign-in attempt: a new session token, or why there is none."""
+    """The outcome of a sign-in attempt: a new session token, or why there is none.
+
+    ``wait_seconds`` > 0: this client must wait that long before trying this username again. With
+    ``checked`` False the attempt came too early and the password was not even looked at.
+    """
 
     token: str | None = None
-    locked: bool = False
+    wait_seconds: int = 0
+    checked: bool = True
 
 
 def _digest(token: str) -> str:
@@ -81,41 +99,62 @@ async def create_admin(db: Database, username: str, password: str) -> Admin:
 class AdminAuth:
     """Signs administrators in and out, and finds the session behind a cookie."""
 
-    def __init__(self, db: Database, *, session_ms: int, max_failures: int, lockout_ms: int) -> None:
+    def __init__(
+        self, db: Database, *, session_ms: int, max_failures: int, max_wait_ms: int,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
         self._db = db
         self._session_ms = session_ms
         self._max_failures = max_failures
-        self._lockout_ms = lockout_ms
+        self._max_wait_ms = max_wait_ms
+        self._clock = clock
 
-    async def is_locked(self, username: str, ip: str) -> bool:
-        since = now_ms() - self._lockout_ms
-        by_user = await self._db.fetchval(
-            "SELECT count(*) FROM admin_login_failures WHERE username = ? AND at > ?", (username, since)
-        )
-        by_ip = await self._db.fetchval(
-            "SELECT count(*) FROM admin_login_failures WHERE ip = ? AND at > ?", (ip, since)
-        )
-        return max(by_user, by_ip) >= self._max_failures
+    def wait_ms(self, failures: int) -> int:
+        """How long after its latest failure a (username, client) pair with this many failures must wait."""
+        if failures < self._max_failures:
+            return 0
+        return min(2 ** min(failures - self._max_failures + 1, 40) * 1000, self._max_wait_ms)
 
-    async def sign_in(self, username: str, password: str, ip: str) -> SignIn:
-        """Check the password unless locked out; failures are recorded, success clears them for the user."""
+    async def sign_in(self, username: str, password: str, client: str) -> SignIn:
+        """Check the password unless this client must wait for this username; a success forgets its failures."""
         username = username.strip()
-        if await self.is_locked(username, ip):
-            return SignIn(locked=True)
+        early_ms = await self._record_attempt(username, client)
+        if early_ms > 0:
+            return SignIn(wait_seconds=math.ceil(early_ms / 1000), checked=False)
         row = await self._db.fetchone("SELECT id, password_hash FROM admins WHERE username = ?", (username,))
         # argon2 is deliberately slow: keep it off the event loop so payers' requests are not held up.
         matches = await asyncio.to_thread(
             _password_matches, _DUMMY_HASH if row is None else row["password_hash"], password
         )
         if row is None or not matches:
-            async with self._db.transaction() as conn:
-                await conn.execute(
-                    "INSERT INTO admin_login_failures (username, ip, at) VALUES (?, ?, ?)", (username, ip, now_ms())
-                )
-            return SignIn(locked=await self.is_locked(username, ip))
+            return SignIn(wait_seconds=math.ceil(await self._failed(username, client) / 1000))
         async with self._db.transaction() as conn:
-            await conn.execute("DELETE FROM admin_login_failures WHERE username = ?", (username,))
+            await conn.execute("DELETE FROM admin_login_failures WHERE username = ? AND ip = ?", (username, client))
         return SignIn(token=await self.open_session(row["id"]))
+
+    async def _record_attempt(self, username: str, client: str) -> int:
+        """Write the attempt down as a failure (undone on success); or, when it comes too early, how early (ms)."""
+        now = self._clock()
+        async with self._db.transaction() as conn:
+            await conn.execute("DELETE FROM admin_login_failures WHERE at <= ?", (now - FAILURE_MEMORY_MS,))
+            failures, latest = await _failures(conn, username, client)
+            early = latest + self.wait_ms(failures) - now if failures else 0
+            if early > 0:
+                return early
+            await conn.execute(
+                "INSERT INTO admin_login_failures (username, ip, at) VALUES (?, ?, ?)", (username, client, now)
+            )
+        return 0
+
+    async def _failed(self, username: str, client: str) -> int:
+        """The wait (ms) this failure imposes on the pair; a wait is a lock-out, and audited."""
+        async with self._db.transaction() as conn:
+            failures, _ = await _failures(conn, username, client)
+            wait = self.wait_ms(failures)
+            if wait:
+                detail = {"client": client, "failures": failures, "wait_seconds": math.ceil(wait / 1000)}
+                await write_audit(conn, "system", "admin.sign_in_locked", username, detail)
+        return wait
 
     async def open_session(self, admin_id: int) -> str:
         """A new session for an administrator whose password was checked; returns the cookie token."""
@@ -143,6 +182,17 @@ class AdminAuth:
     async def sign_out(self, token: str) -> None:
         async with self._db.transaction() as conn:
             await conn.execute("DELETE FROM admin_sessions WHERE token_hash = ?", (_digest(token),))
+
+
+async def _failures(conn: aiosqlite.Connection, username: str, client: str) -> tuple[int, int]:
+    """(failures remembered, time of the latest) of one (username, client) pair."""
+    cursor = await conn.execute(
+        "SELECT count(*), coalesce(max(at), 0) FROM admin_login_failures WHERE username = ? AND ip = ?",
+        (username, client),
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def _password_matches(password_hash: str, password: str) -> bool:

@@ -32,7 +32,7 @@ def admin_auth(settings: Settings, db: Database) -> AdminAuth:
         db,
         session_ms=int(settings.admin_session_hours * 3_600_000),
         max_failures=settings.admin_max_failures,
-        lockout_ms=int(settings.admin_lockout_minutes * 60_000),
+        max_wait_ms=int(settings.admin_lockout_minutes * 60_000),
     )
 
 

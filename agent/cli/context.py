@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from agent.accounts import AccountBook
+from agent.cli.errors import check_data_folder
 from agent.crypto import SecretBox, load_secret_box
 from agent.db import Database
 from agent.merchants import MerchantBook
@@ -28,6 +29,7 @@ class CliContext:
 @asynccontextmanager
 async def open_context(settings: Settings) -> AsyncIterator[CliContext]:
     """Open the database (migrating it if needed) next to a possibly running server; WAL makes that safe."""
+    check_data_folder(settings.data_dir)
     box = load_secret_box(settings)
     async with Database(settings.database_path) as db:
         await sync_platforms(db)

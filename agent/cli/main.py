@@ -7,8 +7,11 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
+from pydantic import ValidationError
+
 from agent.cli import admin, alerts, demo, ops, orders, pool, profiles, transactions
 from agent.cli.context import CliContext, open_context
+from agent.cli.errors import check_data_folder, problem_of, report, settings_problem
 from agent.log import configure_logging
 from agent.settings import Settings
 
@@ -43,10 +46,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args([a for a in raw if a != "--json"])
     args.json = as_json
     configure_logging(level="INFO" if args.command == "serve" else "WARNING")
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        return report(settings_problem(exc))
+    try:
+        return _dispatch(settings, args)
+    except Exception as exc:
+        problem = problem_of(exc, settings)
+        if problem is None:
+            raise
+        return report(problem)
+
+
+def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "serve":
         from agent.serve import serve
 
+        check_data_folder(settings.data_dir)
         return serve(settings, host=args.host, port=args.port)
     handler: Handler = args.handler
     return asyncio.run(_run(settings, handler, args))

@@ -10,10 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.accounts import UNCHANGED, Unchanged
+from agent.accounts import UNCHANGED, AccountExists, Unchanged
 from agent.accounts.otp import deliver_otp
+from agent.audit import write_audit
 from agent.browser.agent import test_account
 from agent.cli.context import CliContext
+from agent.cli.errors import CliProblem
 from agent.cli.output import emit, fail
 from agent.money import MoneyError, format_yuan, parse_yuan
 from agent.platforms import CATALOGUE
@@ -32,13 +34,17 @@ def register(commands: Any) -> None:
     rotate = merchant.add_parser("rotate-key", help="replace a merchant's key; prints the new key once")
     rotate.add_argument("pid", type=int)
     rotate.set_defaults(handler=merchant_rotate)
+    for verb, enabled in (("disable", False), ("enable", True)):
+        cmd = merchant.add_parser(verb, help=f"{verb} a merchant's orders (a running gateway follows within seconds)")
+        cmd.add_argument("pid", type=int)
+        cmd.set_defaults(handler=merchant_enable, enabled=enabled)
 
     platform = commands.add_parser("platform", help="provider platforms").add_subparsers(dest="action", required=True)
     platform.add_parser("list", help="list supported platforms").set_defaults(handler=platform_list)
 
     account = commands.add_parser("account", help="provider accounts").add_subparsers(dest="action", required=True)
     add = account.add_parser("add", help="add a provider account (password read from a prompt or stdin)")
-    add.add_argument("--platform", required=True, choices=[p.slug for p in CATALOGUE])
+    add.add_argument("--platform", required=True, help="platform slug (mapay platform list)")
     add.add_argument("--name", required=True, help="a label for people")
     add.add_argument("--username", required=True)
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
@@ -115,8 +121,24 @@ async def merchant_rotate(ctx: CliContext, args: argparse.Namespace) -> int:
         merchant = await ctx.merchants.rotate_key(args.pid)
     except LookupError as exc:
         return fail(str(exc))
+    await _audit(ctx, "merchant.rotate_key", str(merchant.pid))
     emit({"pid": merchant.pid, "key": merchant.key}, as_json=args.json)
     return 0
+
+
+async def merchant_enable(ctx: CliContext, args: argparse.Namespace) -> int:
+    try:
+        merchant = await ctx.merchants.set_enabled(args.pid, args.enabled)
+    except LookupError as exc:
+        return fail(str(exc))
+    await _audit(ctx, "merchant.enable" if args.enabled else "merchant.disable", str(merchant.pid))
+    emit({"pid": merchant.pid, "name": merchant.name, "enabled": merchant.enabled}, as_json=args.json)
+    return 0
+
+
+async def _audit(ctx: CliContext, action: str, target: str) -> None:
+    async with ctx.db.transaction() as conn:
+        await write_audit(conn, "cli", action, target, {})
 
 
 async def platform_list(ctx: CliContext, args: argparse.Namespace) -> int:
@@ -130,12 +152,22 @@ def _read_password(from_stdin: bool) -> str:
     return getpass.getpass("provider password: ")
 
 
+def _known_platform(slug: str) -> str:
+    if slug not in {p.slug for p in CATALOGUE}:
+        known = "、".join(f"{p.slug}（{p.name}）" for p in CATALOGUE)
+        raise CliProblem(f"未知平台 {slug}：可选 {known}（mapay platform list 列出全部）")
+    return slug
+
+
 async def account_add(ctx: CliContext, args: argparse.Namespace) -> int:
+    platform = _known_platform(args.platform)
     password = _read_password(args.password_stdin)
     if not password:
         return fail("empty password")
     try:
-        account = await ctx.accounts.add_account(args.platform, args.name, args.username, password, args.base_url)
+        account = await ctx.accounts.add_account(platform, args.name, args.username, password, args.base_url)
+    except AccountExists as exc:
+        raise CliProblem(str(exc)) from None
     except ValueError as exc:
         return fail(str(exc))
     emit(account, as_json=args.json)

@@ -114,7 +114,7 @@ class ConnectionGuard:
 
     def admit(self, peer: str) -> bool:
         cap = self._settings.max_connections_per_client
-        if cap == 0 or not peer or is_trusted_proxy(self._settings, peer):
+        if cap == 0 or not peer or is_trusted_proxy(peer, self._settings.trusted_proxies):
             return True
         return self._per_peer[peer] < cap
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from agent.admin.auth import SignIn
 from agent.admin.guard import LOGIN_CSRF_COOKIE, LOGIN_PATH, new_login_csrf, set_cookie
 from agent.admin.plumbing import SESSION_COOKIE, auth_of, form_of, render, see_other
 from agent.keys import SETTINGS
+from agent.web.client import client_address
 
 HOME = "/admin/"
 
@@ -38,15 +40,27 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     username, password = form.get("username"), form.fields.get("password", "")
     if not username or not password:
         return _login_page(request, username=username, error="请输入用户名和密码", status=400)
-    result = await auth_of(request).sign_in(username, password, request.remote or "")
+    settings = request.config_dict[SETTINGS]
+    result = await auth_of(request).sign_in(username, password, client_address(request, settings.trusted_proxies))
     if result.token is None:
-        minutes = request.config_dict[SETTINGS].admin_lockout_minutes
-        error = f"尝试次数过多，已锁定，请 {minutes:g} 分钟后再试" if result.locked else "用户名或密码错误"
-        return _login_page(request, username=username, error=error, status=429 if result.locked else 401)
+        return _refused(request, username, result)
     response = see_other(_safe_next(form.get("next")))
-    hours = request.config_dict[SETTINGS].admin_session_hours
+    hours = settings.admin_session_hours
     set_cookie(request, response, SESSION_COOKIE, result.token, max_age=int(hours * 3600))
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/admin")
+    return response
+
+
+def _refused(request: web.Request, username: str, result: SignIn) -> web.Response:
+    """401 for a wrong password, 429 (with Retry-After) while this client must wait for this username."""
+    wait = f"请 {result.wait_seconds} 秒后再试"
+    if not result.checked:
+        error = f"密码错误次数过多，{wait}"
+    else:
+        error = f"用户名或密码错误；错误次数过多，{wait}" if result.wait_seconds else "用户名或密码错误"
+    response = _login_page(request, username=username, error=error, status=401 if result.checked else 429)
+    if result.wait_seconds:
+        response.headers["Retry-After"] = str(result.wait_seconds)
     return response
 
 
