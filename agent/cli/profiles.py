@@ -64,7 +64,7 @@ async def _person_finishes(recorder: Recorder) -> None:
 async def record_profile(ctx: CliContext, args: argparse.Namespace) -> int:
     if not (args.headed or _has_display()):
         return fail("recording needs a visible browser: run it on a desktop (no DISPLAY is set here)")
-    out: Path = args.out or ctx.settings.profiles_dir / f"{args.name}.yaml"
+    out: Path = args.out or ctx.settings.profile_dirs[0] / f"{args.name}.yaml"
     if out.stem != args.name:
         return fail(f"--out: the file name must be the profile's slug ({args.name}.yaml)")
     try:
