@@ -59,7 +59,7 @@ def read_platforms(dirs: Sequence[Path]) -> tuple[PlatformInfo, ...]:
             if not isinstance(name, str) or not name or not isinstance(terminal, bool):
                 log.warning("profile_unusable", path=str(path), detail=str(exc))
                 continue
-            order = header.get("order") if isinstance(header.get("order"), int) else 100
+            order = header["order"] if isinstance(header.get("order"), int) else 100
             found.append(PlatformInfo(slug, name, terminal, order, path, str(exc)))
             continue
         found.append(PlatformInfo(slug, profile.name, profile.has_terminal, profile.order, path))

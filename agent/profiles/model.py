@@ -6,6 +6,7 @@ through them. Everything is declarative so a recorder can write it and a maintai
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import timedelta, timezone, tzinfo
 from typing import Any, Literal
@@ -356,10 +357,8 @@ class Profile(Strict):
     @classmethod
     def _terminal_by_default(cls, data: Any) -> Any:
         if isinstance(data, dict) and "has_terminal" not in data:
-            try:
+            with contextlib.suppress(KeyError, TypeError, AttributeError):  # a missing part is reported by its field
                 data = {**data, "has_terminal": bool(data["transactions"]["fields"].get("terminal_id"))}
-            except (KeyError, TypeError, AttributeError):
-                pass  # the missing part is reported by its own field
         return data
 
     @field_validator("timezone")

@@ -17,7 +17,6 @@ from agent.platforms import PlatformInfo, known_platforms, sync_platforms
 from agent.polling import POLL_SCHEDULER
 
 
-
 def _platforms(request: web.Request) -> tuple[PlatformInfo, ...]:
     """The platforms of the profile files as they are now (a file added while running shows at once)."""
     return known_platforms(request.config_dict[SETTINGS])
