@@ -25,7 +25,7 @@ from agent.web.listening import LISTENING, Listening
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     async with Database(app[SETTINGS].database_path, app[STORAGE]) as db:
-        await sync_platforms_soon(db)  # a start that has nothing to change writes nothing (full disk)
+        await sync_platforms_soon(db, app[SETTINGS])  # a start that has nothing to change writes nothing (full disk)
         app[DB] = db
         app[MERCHANTS] = MerchantBook(db, app[SECRETS], check_seconds=app[SETTINGS].merchant_cache_seconds)
         app[POOL] = Pool(db, app[SECRETS])

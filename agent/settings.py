@@ -27,6 +27,7 @@ def _url_list(value: Any) -> Any:
 UrlList = Annotated[list[str], NoDecode, BeforeValidator(_url_list)]
 NetworkList = Annotated[list[IPvAnyNetwork], NoDecode, BeforeValidator(_url_list)]  # same separators
 
+SHIPPED_PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
 DEFAULT_NOTIFY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600)
 
 
@@ -99,8 +100,14 @@ class Settings(BaseSettings):
     browser_endpoints: list[str] = Field(default_factory=list)
     """Remote browsers to use instead of launching one: ``ws://`` (playwright run-server) or ``http://`` (CDP)."""
 
-    profiles_dir: Path = Path(__file__).resolve().parent.parent / "profiles"
-    """Folder holding one declarative profile per provider platform."""
+    profiles_dir: Path | None = None
+    """Folder of the deployer's own platform profiles (``<slug>.yaml``), read besides the shipped ones: every
+    file here is a platform (``mapay platform list``), and a file named like a shipped profile replaces it (a
+    fix for a changed back office needs no new release). Unset: only the shipped profiles."""
+
+    shipped_profiles_dir: Path = SHIPPED_PROFILES_DIR
+    """Folder of the profiles that come with mapay (``profiles/`` of the source tree). Only an installation
+    that keeps them elsewhere (a container image) sets it."""
 
     notify_concurrency: int = Field(default=10, ge=1, le=200)
     """Most notifies in flight at once; more due jobs wait their turn in the outbox."""
@@ -231,6 +238,12 @@ class Settings(BaseSettings):
         """(after paid or closed, after expired) quarantine of a slot in milliseconds."""
         paid = self.amount_quarantine_seconds * 1000
         return paid, max(paid, self.late_payment_grace_seconds * 1000)
+
+    @property
+    def profile_dirs(self) -> tuple[Path, ...]:
+        """Where platform profiles are looked up, first match wins: the deployer's folder, then the shipped one."""
+        own = () if self.profiles_dir is None else (self.profiles_dir,)
+        return tuple(dict.fromkeys([*own, self.shipped_profiles_dir]))
 
     @property
     def database_path(self) -> Path:

@@ -107,7 +107,7 @@ class BrowserAgent:
         if existing is not None and existing.account == account and not existing.auth_failed:
             return existing  # asked again after AuthFailed: a person resumed the account, start afresh
         try:
-            profile = profile_for(self.settings.profiles_dir, account.platform)
+            profile = profile_for(self.settings.profile_dirs, account.platform)
         except ProfileError as exc:
             log.error("profile_invalid", account_id=account.account_id, platform=account.platform, detail=str(exc))
             return BrokenProfileProvider(exc)

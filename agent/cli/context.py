@@ -11,7 +11,7 @@ from agent.cli.errors import check_data_folder
 from agent.crypto import SecretBox, load_secret_box
 from agent.db import Database
 from agent.merchants import MerchantBook
-from agent.platforms import sync_platforms
+from agent.platforms import known_platforms, sync_platforms
 from agent.pool import Pool
 from agent.settings import Settings
 
@@ -32,5 +32,5 @@ async def open_context(settings: Settings) -> AsyncIterator[CliContext]:
     check_data_folder(settings.data_dir)
     box = load_secret_box(settings)
     async with Database(settings.database_path) as db:
-        await sync_platforms(db)
+        await sync_platforms(db, known_platforms(settings))
         yield CliContext(settings, db, box, MerchantBook(db, box), Pool(db, box), AccountBook(db, box))

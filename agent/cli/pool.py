@@ -18,8 +18,9 @@ from agent.cli.context import CliContext
 from agent.cli.errors import CliProblem
 from agent.cli.output import emit, fail
 from agent.money import MoneyError, format_yuan, parse_yuan
-from agent.platforms import CATALOGUE
+from agent.platforms import known_platforms
 from agent.providers.base import ProviderError
+from agent.settings import Settings
 from agent.timefmt import SHANGHAI, format_local
 
 
@@ -142,7 +143,11 @@ async def _audit(ctx: CliContext, action: str, target: str) -> None:
 
 
 async def platform_list(ctx: CliContext, args: argparse.Namespace) -> int:
-    emit([{"slug": p.slug, "name": p.name, "has_terminal": p.has_terminal} for p in CATALOGUE], as_json=args.json)
+    platforms = known_platforms(ctx.settings)
+    emit([{"slug": p.slug, "name": p.name, "has_terminal": p.has_terminal, "profile": str(p.path)}
+          for p in platforms], as_json=args.json)
+    for broken in (p for p in platforms if p.problem):
+        print(f"配置文件有误（该平台的账号暂不可用）：{broken.problem}", file=sys.stderr)
     return 0
 
 
@@ -152,15 +157,16 @@ def _read_password(from_stdin: bool) -> str:
     return getpass.getpass("provider password: ")
 
 
-def _known_platform(slug: str) -> str:
-    if slug not in {p.slug for p in CATALOGUE}:
-        known = "、".join(f"{p.slug}（{p.name}）" for p in CATALOGUE)
+def _known_platform(settings: Settings, slug: str) -> str:
+    platforms = known_platforms(settings)
+    if slug not in {p.slug for p in platforms}:
+        known = "、".join(f"{p.slug}（{p.name}）" for p in platforms)
         raise CliProblem(f"未知平台 {slug}：可选 {known}（mapay platform list 列出全部）")
     return slug
 
 
 async def account_add(ctx: CliContext, args: argparse.Namespace) -> int:
-    platform = _known_platform(args.platform)
+    platform = _known_platform(ctx.settings, args.platform)
     password = _read_password(args.password_stdin)
     if not password:
         return fail("empty password")

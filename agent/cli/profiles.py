@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.cli.context import CliContext
+from agent.cli.errors import CliProblem
 from agent.cli.output import emit, fail
 from agent.money import format_yuan
 from agent.recorder import Recorder, RecordingError
@@ -22,12 +23,21 @@ open the transaction list and go to its next page once. Then press Enter here (o
 The password is never written: the draft uses {password} placeholders."""
 
 
+NO_DISPLAY = ("mapay record 需要图形界面：没有设置 DISPLAY 或 WAYLAND_DISPLAY（录制会打开一个可见的 Chromium 窗口，"
+              "供你登录）；请在桌面上运行，或用 ssh -X 登录后再运行")
+
+
 def register(commands: Any) -> None:
-    record = commands.add_parser("record", help="record a platform's profile by logging in once in Chromium")
+    record = commands.add_parser(
+        "record", help="record a platform's profile by logging in once in Chromium",
+        description="Opens a Chromium window on the login page; you log in and open the transaction list, mapay "
+                    "writes the draft profile. The window is always shown, so recording needs a desktop (DISPLAY "
+                    "or WAYLAND_DISPLAY set; over ssh: ssh -X). Without one the command stops with one line.")
     record.add_argument("name", help="the platform slug (the profile's file name)")
     record.add_argument("--url", required=True, help="the back office's login page")
     record.add_argument("--out", type=Path, help="where to write the draft (default: profiles/NAME.yaml)")
-    record.add_argument("--headed", action="store_true", help="show the browser (default when a display is set)")
+    record.add_argument("--headed", action="store_true",
+                        help="has no effect: the browser window is always shown (kept for older scripts)")
     record.set_defaults(handler=record_profile)
 
     profile = commands.add_parser("profile", help="platform profiles").add_subparsers(dest="action", required=True)
@@ -62,9 +72,9 @@ async def _person_finishes(recorder: Recorder) -> None:
 
 
 async def record_profile(ctx: CliContext, args: argparse.Namespace) -> int:
-    if not (args.headed or _has_display()):
-        return fail("recording needs a visible browser: run it on a desktop (no DISPLAY is set here)")
-    out: Path = args.out or ctx.settings.profiles_dir / f"{args.name}.yaml"
+    if not _has_display():
+        raise CliProblem(NO_DISPLAY)
+    out: Path = args.out or ctx.settings.profile_dirs[0] / f"{args.name}.yaml"
     if out.stem != args.name:
         return fail(f"--out: the file name must be the profile's slug ({args.name}.yaml)")
     try:

@@ -14,11 +14,11 @@ import aiohttp
 
 from agent.accounts import AccountBook
 from agent.db import Database
-from agent.platforms import CATALOGUE
+from agent.platforms import shipped_platforms
 from agent.pool import Pool
 from fixtures.client import ControlClient
 
-PLATFORM_TITLES = {platform.slug: platform.name for platform in CATALOGUE}
+PLATFORM_TITLES = {platform.slug: platform.name for platform in shipped_platforms()}
 LOGIN_STYLES = {
     "shouqianba": "无验证码",
     "hkrt": "无验证码，登录后确认商户",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,14 +45,36 @@ def _cached(path: Path, mtime_ns: int) -> Profile:
     return load_profile(path)
 
 
-def profile_for(profiles_dir: Path, slug: str) -> Profile:
+def _folders(dirs: Path | Sequence[Path]) -> tuple[Path, ...]:
+    return (dirs,) if isinstance(dirs, Path) else tuple(dirs)
+
+
+def profile_file(dirs: Path | Sequence[Path], slug: str) -> Path:
+    """The file of platform ``slug``: the first folder holding ``<slug>.yaml`` wins (the deployer's first)."""
+    folders = _folders(dirs)
+    for folder in folders:
+        path = folder / f"{slug}.yaml"
+        if path.is_file():
+            return path
+    where = ", ".join(str(folder) for folder in folders)
+    raise ProfileError(f"{slug}.yaml: no profile for platform {slug!r} in {where}")
+
+
+def profile_files(dirs: Path | Sequence[Path]) -> dict[str, Path]:
+    """Every platform's file by slug, sorted by slug; a slug in several folders counts once (first folder)."""
+    found: dict[str, Path] = {}
+    for folder in _folders(dirs):
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else ():
+            found.setdefault(path.stem, path)
+    return dict(sorted(found.items()))
+
+
+def profile_for(dirs: Path | Sequence[Path], slug: str) -> Profile:
     """The profile of platform ``slug`` (reloaded when its file changes)."""
-    path = profiles_dir / f"{slug}.yaml"
-    if not path.is_file():
-        raise ProfileError(f"{path}: no profile for platform {slug!r}")
+    path = profile_file(dirs, slug)
     return _cached(path, path.stat().st_mtime_ns)
 
 
-def all_profiles(profiles_dir: Path) -> dict[str, Profile]:
-    """Every profile in the folder, by slug; the first invalid file raises."""
-    return {path.stem: profile_for(profiles_dir, path.stem) for path in sorted(profiles_dir.glob("*.yaml"))}
+def all_profiles(dirs: Path | Sequence[Path]) -> dict[str, Profile]:
+    """Every profile in the folders, by slug; the first invalid file raises."""
+    return {slug: _cached(path, path.stat().st_mtime_ns) for slug, path in profile_files(dirs).items()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import re
@@ -21,7 +22,7 @@ from typing import Any
 
 import structlog
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page, Response
+from playwright.async_api import Page, Response, Route
 from playwright.async_api import Request as PageRequest
 
 from agent.captcha import CaptchaSolver, clean_text
@@ -48,17 +49,31 @@ class _Seen:
     body: bytes
 
 
+LOST_BODY_FIX = ("wait for success.url or success.element instead of success.response, and capture the value "
+                 "from localStorage or a cookie")
+
+
 class _Responses:
     """Bodies of the answers the page receives whose URL matches a watched glob (captcha pictures,
-    login answers carrying tokens), plus the HTTP trouble seen, to tell "slow or failing" from "changed"."""
+    login answers carrying tokens), plus the HTTP trouble seen, to tell "slow or failing" from "changed".
 
-    def __init__(self, page: Page, globs: set[str]) -> None:
-        self._globs = globs
+    A login answer's page often navigates away as soon as it arrives, and Chromium then drops the body before
+    it can be read ("No resource with given identifier found"). So the ``routed`` globs (login answers) are
+    fetched by us and handed to the page (``page.route`` + ``route.fetch`` + ``route.fulfill``): the body is
+    ours before the page sees the answer, whatever it does next.
+    """
+
+    def __init__(self, page: Page, globs: set[str], routed: set[str] | None = None) -> None:
+        self._globs = globs | (routed or set())
+        self._routed = routed or set()
+        self._fetching = False  # the routed answers are fetched by us: the page's copies are not read
         self._latest: dict[str, _Seen] = {}
         self._seq = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.in_flight = 0
         self.trouble: str | None = None
+        self.lost: dict[str, str] = {}  # glob -> why its latest answer's body could not be read
+        self.page = page
         page.on("response", self._on_response)
         page.on("request", self._on_request)
         page.on("requestfinished", self._on_done)
@@ -78,18 +93,58 @@ class _Responses:
         if response.status == 429 or response.status >= 500:
             self.trouble = f"HTTP {response.status} from {response.url}"
         for glob in self._globs:
+            if self._fetching and glob in self._routed:
+                continue
             if glob_match(glob, response.url):
                 task = asyncio.create_task(self._keep(glob, response))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
+    async def route(self) -> None:
+        """Start fetching the login answers ourselves (call once, before the first step)."""
+        if self._routed:
+            await self.page.route(self._is_routed, self._fetch_and_fulfil)
+            self._fetching = True
+
+    def _is_routed(self, url: str) -> bool:
+        return any(glob_match(glob, url) for glob in self._routed)
+
+    async def _fetch_and_fulfil(self, route: Route) -> None:
+        globs = [glob for glob in self._routed if glob_match(glob, route.request.url)]
+        try:
+            answer = await route.fetch(max_redirects=0)
+            body = await answer.body()
+        except PlaywrightError as exc:
+            for glob in globs:
+                self.lost[glob] = str(exc).splitlines()[0]
+            with contextlib.suppress(PlaywrightError):
+                await route.abort()
+            return
+        for glob in globs:
+            self._store(glob, body)
+        with contextlib.suppress(PlaywrightError):  # the page may be gone already: the body is ours anyway
+            await route.fulfill(response=answer, body=body)
+
     async def _keep(self, glob: str, response: Response) -> None:
         try:
             body = await response.body()
-        except PlaywrightError:
-            return  # the page navigated away before the body was read
+        except PlaywrightError as exc:
+            self.lost[glob] = str(exc).splitlines()[0]  # the page navigated away before the body was read
+            return
+        self._store(glob, body)
+
+    def _store(self, glob: str, body: bytes) -> None:
         self._seq += 1
         self._latest[glob] = _Seen(self._seq, body)
+        self.lost.pop(glob, None)
+
+    def lost_detail(self, glob: str) -> str | None:
+        """Why the answer to ``glob`` has no body, and what to change in the profile, when it was lost."""
+        reason = self.lost.get(glob)
+        if reason is None:
+            return None
+        return (f"an answer to {glob} came but its body was lost before it could be read ({reason}); "
+                f"{LOST_BODY_FIX}")
 
     @property
     def seq(self) -> int:
@@ -97,6 +152,20 @@ class _Responses:
 
     def latest(self, glob: str) -> _Seen | None:
         return self._latest.get(glob)
+
+
+async def evaluate_settled(page: Page, script: str, arg: Any = None) -> Any:
+    """``page.evaluate`` that survives the page navigating away meanwhile (a login page leaving on success):
+    the script runs again in the document that took its place."""
+    for _ in range(5):
+        try:
+            return await page.evaluate(script, arg)
+        except PlaywrightError as exc:
+            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
+            with contextlib.suppress(PlaywrightError):
+                await page.wait_for_load_state("domcontentloaded", timeout=5000)
+    return await page.evaluate(script, arg)
 
 
 def _decode_image(value: Any) -> bytes:
@@ -148,7 +217,15 @@ class LoginDriver:
                               *(s.slider.attempts for s in steps if s.slider)])
         self._pictures_left = self._pictures  # one budget for unreadable and refused captchas alike
         self.captured: dict[str, str] = {}
-        self._responses = _Responses(page, self._watched_globs())
+        self._responses = _Responses(page, self._watched_globs(), self._login_answer_globs())
+        self._routing = False
+
+    def _login_answer_globs(self) -> set[str]:
+        """Answers read after the page may navigate away: the success signal, waits and token captures."""
+        login = self.profile.login
+        globs = {c.response for c in self.profile.session.captures.values() if c.response}
+        waits = [login.success, *(step.wait for step in login.steps if step.wait)]
+        return globs | {wait.response for wait in waits if wait.response}
 
     def _watched_globs(self) -> set[str]:
         """Answers whose bodies the steps read: captcha pictures, token captures, awaited responses."""
@@ -169,6 +246,9 @@ class LoginDriver:
     # -- the run ---------------------------------------------------------------------------------------
     async def run(self) -> dict[str, str]:
         """Log in; returns the captured session values. Raises the provider errors."""
+        if not self._routing:
+            self._routing = True
+            await self._responses.route()
         while True:
             self._attempt_seq = self._responses.seq
             try:
@@ -398,6 +478,9 @@ class LoginDriver:
         while not await self._signalled(wait, self._attempt_seq):
             await self._check_error()
             if time.monotonic() > deadline:
+                lost = self._responses.lost_detail(wait.response) if wait.response else None
+                if lost is not None:
+                    raise LayoutChanged(self.current_step, f"waited {wait.timeout_seconds:g}s: {lost}")
                 raise self._missing(f"waited {wait.timeout_seconds:g}s for {wait.url or wait.element or wait.response}")
             await asyncio.sleep(POLL_SECONDS)
 
@@ -409,7 +492,7 @@ class LoginDriver:
         for name, capture in self.profile.session.captures.items():
             found: Any = None
             if capture.local_storage is not None:
-                found = await self.page.evaluate("key => localStorage.getItem(key)", capture.local_storage)
+                found = await evaluate_settled(self.page, "key => localStorage.getItem(key)", capture.local_storage)
             elif capture.cookie is not None:
                 found = cookies.get(capture.cookie)
             elif capture.response is not None and capture.path is not None:
@@ -419,7 +502,8 @@ class LoginDriver:
                 except (KeyError, ValueError):
                     found = None
             if found is None or found == "":
-                raise LayoutChanged(f"session.captures.{name}", "not found after a successful login")
+                lost = self._responses.lost_detail(capture.response) if capture.response else None
+                raise LayoutChanged(f"session.captures.{name}", lost or "not found after a successful login")
             values[name] = str(found)
         self.captured = values
         return values

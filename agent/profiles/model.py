@@ -6,6 +6,7 @@ through them. Everything is declarative so a recorder can write it and a maintai
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import timedelta, timezone, tzinfo
 from typing import Any, Literal
@@ -332,9 +333,17 @@ class Hooks(Strict):
 
 
 class Profile(Strict):
+    """One platform: the file is all mapay needs to know it (its ``platforms`` row is mirrored from here)."""
+
     slug: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    name: str
+    """The platform's id; equals the file name. Accounts refer to it (``mapay account add --platform``)."""
+    name: str = Field(min_length=1)
+    """Display name for people (Chinese), shown in the admin console and ``mapay platform list``."""
     has_terminal: bool
+    """Whether records carry the terminal / QR plate id (matching scopes per terminal). Default: whether
+    ``transactions.fields.terminal_id`` is set."""
+    order: int = 100
+    """Position in lists of platforms (lower first, then by slug)."""
     base_url: str
     timezone: str = "Asia/Shanghai"
     min_poll_interval_seconds: float = Field(default=2.0, ge=0)
@@ -343,6 +352,14 @@ class Profile(Strict):
     login: Login
     session: Session = Session()
     transactions: Transactions
+
+    @model_validator(mode="before")
+    @classmethod
+    def _terminal_by_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "has_terminal" not in data:
+            with contextlib.suppress(KeyError, TypeError, AttributeError):  # a missing part is reported by its field
+                data = {**data, "has_terminal": bool(data["transactions"]["fields"].get("terminal_id"))}
+        return data
 
     @field_validator("timezone")
     @classmethod

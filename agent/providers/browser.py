@@ -24,7 +24,7 @@ from agent.db import now_ms
 from agent.ops import metrics
 from agent.profiles.hooks import load_hooks
 from agent.profiles.http import BrowserGone, call
-from agent.profiles.login import LoginDriver
+from agent.profiles.login import LoginDriver, evaluate_settled
 from agent.profiles.model import Profile
 from agent.profiles.reader import Reading, read_transactions
 from agent.profiles.template import dig
@@ -284,7 +284,7 @@ class BrowserProvider:
         self._driver = None
         self._logged_in = True
         self.logins += 1
-        self._origins = [await driver.page.evaluate(_LOCAL_STORAGE_JS)]
+        self._origins = [await evaluate_settled(driver.page, _LOCAL_STORAGE_JS)]
         await driver.page.close()
         assert self._context is not None
         await self._save(self._context)

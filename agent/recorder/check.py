@@ -18,7 +18,7 @@ from agent.browser.snapshot import save_snapshot
 from agent.captcha import CaptchaSolver
 from agent.crypto import SecretBox
 from agent.db import Database
-from agent.profiles import Profile, ProfileError, load_profile
+from agent.profiles import Profile, ProfileError, load_profile, profile_file
 from agent.profiles.hooks import load_hooks
 from agent.profiles.login import LoginDriver
 from agent.profiles.reader import Reading, read_transactions
@@ -54,8 +54,13 @@ class CheckReport:
 
 
 def profile_path(settings: Settings, name: str) -> Path:
-    """NAME in the profiles folder, or a path to a profile file."""
-    return Path(name) if name.endswith((".yaml", ".yml")) else settings.profiles_dir / f"{name}.yaml"
+    """NAME as the agent finds it (the deployer's folder, then the shipped one), or a path to a profile file."""
+    if name.endswith((".yaml", ".yml")):
+        return Path(name)
+    try:
+        return profile_file(settings.profile_dirs, name)
+    except ProfileError:
+        return settings.profile_dirs[0] / f"{name}.yaml"  # load_profile names the missing file
 
 
 def _labels(profile: Profile) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agent.recorder.capture import Capture, Exchange, UserEvent
+from agent.recorder.decisions import Decision
 
 CAPTCHA_WORDS = re.compile(r"验证码|captcha|verify|vcode|randomcode|checkcode|kaptcha|imgcode|code", re.I)
 OTP_WORDS = re.compile(r"短信|手机验证|动态|sms|otp|mobilecode|smscode", re.I)
@@ -87,6 +88,7 @@ class LoginDraft:
     otp_codes: list[str]
     notes: list[str]
     login_calls: list[Exchange]
+    decisions: list[Decision] = field(default_factory=list)
 
 
 def stages(capture: Capture, success_at: float) -> list[Stage]:
@@ -147,15 +149,31 @@ def _slider(capture: Capture, drag: UserEvent) -> dict[str, Any] | None:
     return None
 
 
+DIGITS, LOWER, UPPER = "0123456789", "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def captcha_alphabet(typed: str) -> tuple[str, str, str | None]:
+    """(charset, case, question) from what the person typed: the case they used is the case the page wants."""
+    if typed.isdigit():
+        return DIGITS, "keep", None
+    lower, upper = any(c.islower() for c in typed), any(c.isupper() for c in typed)
+    if lower and upper:
+        return DIGITS + UPPER + LOWER, "keep", ("the captcha was typed in mixed case: keep (case-sensitive) is "
+                                                "guessed; use upper or lower if the page ignores case")
+    if lower:
+        return DIGITS + LOWER, "lower", None
+    return DIGITS + UPPER, "upper", None
+
+
 def _captcha_step(fill: UserEvent, image: dict[str, Any]) -> dict[str, Any]:
     typed = str(fill.get("value") or "")
-    digits_only = typed.isdigit()
+    charset, case, _ = captcha_alphabet(typed)
     step: dict[str, Any] = {
         "image": image,
         "input": fill.get("selector"),
-        "charset": "0123456789" if digits_only else "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "charset": charset,
         "length": fill.get("maxlength") if fill.get("maxlength") and fill.get("maxlength") <= 12 else len(typed) or None,
-        "case": "keep" if digits_only else "upper",
+        "case": case,
         "attempts": 10,
     }
     pictures = fill.get("pictures") or []
@@ -175,6 +193,7 @@ def build_login(capture: Capture, base_url: str, login_url: str, success_url: st
     error_selector: str | None = None
     pending_otp: dict[str, Any] | None = None
     otp_codes: list[str] = []
+    decisions: list[Decision] = []
     for stage in pages:
         events = sorted(stage.events.values(), key=lambda e: e.seq)
         has_password = any(e.kind == "fill" and e.get("type") == "password" for e in events)
@@ -204,6 +223,9 @@ def build_login(capture: Capture, base_url: str, login_url: str, success_url: st
                 steps.append({"fill": event.get("selector"), "value": "{username}"})
             elif CAPTCHA_WORDS.search(_describe(event)) and (image := _captcha_image(capture, event)):
                 steps.append({"captcha": _captcha_step(event, image)})
+                question = captcha_alphabet(value)[2]
+                if question:
+                    decisions.append(Decision(f"login.steps.{len(steps) - 1}.captcha.case", question, "keep"))
             elif (OTP_WORDS.search(_describe(event)) or CAPTCHA_WORDS.search(_describe(event))) \
                     and OTP_VALUE.fullmatch(value):
                 pending_otp = {"input": event.get("selector")}
@@ -217,4 +239,16 @@ def build_login(capture: Capture, base_url: str, login_url: str, success_url: st
                 notes.append(f"{event.get('selector')} was typed as a literal value: check it is not personal")
     login_calls = [x for x in capture.exchanges
                    if x.at < success_at and x.method == "POST" and x.resource_type in ("xhr", "fetch", "document")]
-    return LoginDraft(steps, {"url": url_glob(success_url)}, error_selector, username, otp_codes, notes, login_calls)
+    refusals = [e for e in capture.events if e.kind == "error" and e.at < success_at and e.get("selector")]
+    if refusals:  # a refusal seen showing: where this page tells them
+        error_selector = str(refusals[-1].get("selector"))
+        notes.append(f"error_selector: {error_selector} showed {refusals[-1].get('text')!r} after a refused attempt")
+    elif error_selector:
+        decisions.append(Decision("login.error_selector", "no refusal was seen while recording: this element is "
+                                  "guessed from its name; make one wrong attempt and check the message shows there",
+                                  error_selector))
+    else:
+        decisions.append(Decision("login.error_selector", "no refusal was seen and no error element found: make one "
+                                  "wrong attempt and set error_selector to where the message shows", None))
+    return LoginDraft(steps, {"url": url_glob(success_url)}, error_selector, username, otp_codes, notes, login_calls,
+                      decisions)

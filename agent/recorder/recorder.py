@@ -130,7 +130,7 @@ class Recorder:
         if source is None:
             raise RecordingError("no transaction request or table was seen after the login: open the transaction "
                                  "list (and page through it once) before finishing")
-        success_url, success_start = self._success_page(source)
+        success_url, success_start = self._success_page(source, logged_in)
         session = session_values(capture, self._before, after, source.success_at)
         if source.exchange is not None:
             source = api_source(capture, logged_in, session) or source
@@ -138,15 +138,22 @@ class Recorder:
         ok, expired, probe_decisions = await self._probe(source, session)
         fields = guess_fields(source.records)
         data = self._profile(login, source, ok, expired, fields.fields, fields.include, fields.has_terminal)
-        draft = Draft(self.name, data, [*source.decisions, *probe_decisions, *fields.decisions],
+        draft = Draft(self.name, data, [*login.decisions, *source.decisions, *probe_decisions, *fields.decisions],
                       [*login.notes, *source.notes, *fields.notes], self._header(login, source), source.records)
         draft.write(self.out)
         log.info("recording_written", profile=self.name, path=str(self.out), unresolved=len(draft.decisions))
         return draft
 
-    def _success_page(self, source: SourceDraft) -> tuple[str, float]:
-        """The page that showed the logged-in session: the one open when the list was first read."""
-        docs = [e for e in self.capture.events if e.kind == "doc" and e.at <= source.success_at]
+    def _success_page(self, source: SourceDraft, logged_in: float) -> tuple[str, float]:
+        """The first sign of the logged-in session: the first page after the password that is not a page the
+        person typed into (an SMS form is part of the login, a home page is not). Clicks after it are browsing,
+        not login steps. Without one, the page open when the list was first read."""
+        events = self.capture.events
+        typed_on = {path_of(e.url) for e in events if e.kind in ("fill", "drag")}
+        after = [e for e in events if e.kind == "doc" and e.at >= logged_in and path_of(e.url) not in typed_on]
+        if after and after[0].at <= source.success_at:
+            return after[0].url, after[0].at
+        docs = [e for e in events if e.kind == "doc" and e.at <= source.success_at]
         if not docs:
             return source.success_url or self.login_url, source.success_at
         return docs[-1].url, docs[-1].at

@@ -2,7 +2,8 @@
 
 It runs before the page's own scripts (``context.add_init_script``) in the top frame only and calls the
 ``__mapayRecord`` binding with one message per event: ``doc`` (a document loaded), ``fill`` (an input's
-value changed), ``click``, ``drag`` (a handle moved sideways: a slider) and ``table`` (a server-rendered
+value changed), ``click``, ``drag`` (a handle moved sideways: a slider), ``error`` (a refusal-like message
+that became visible after a click, or came with the page) and ``table`` (a server-rendered
 table with rows). Each element is named by the most robust selector that is unique on the page: id,
 name, label, placeholder, role and text, and only then a CSS path.
 """
@@ -84,6 +85,23 @@ RECORDER_JS = r"""
     }
     return null;
   }
+  const REFUSAL = /错误|失败|不正确|有误|失效|过期|锁定|不存在|不能为空|请重新|invalid|incorrect|wrong|error|failed/i;
+  function refusals(seen) {
+    const found = [];
+    for (const el of document.querySelectorAll('body *')) {
+      if (el.children.length || !visible(el) || ['SCRIPT', 'STYLE', 'OPTION'].includes(el.tagName)) continue;
+      const text = (el.textContent || '').trim();
+      if (!text || text.length > 80 || !REFUSAL.test(text) || (seen && seen.has(text))) continue;
+      found.push({selector: selector(el), text});
+    }
+    return found;
+  }
+  function watchRefusal() {  // a refusal is a message that shows up after a click (or with the page)
+    const seen = new Set(refusals(null).map(r => r.text));
+    let sent = false;
+    const check = () => { if (sent) return; const r = refusals(seen); if (r.length) { sent = true; send('error', r[0]); } };
+    setTimeout(check, 500); setTimeout(check, 1500);
+  }
   function onField(el) {
     if (!el || !('value' in el) || !el.tagName || el.type === 'hidden') return;
     const tag = el.tagName.toLowerCase();
@@ -99,6 +117,7 @@ RECORDER_JS = r"""
     if (['label', 'textarea', 'select', 'option', 'html', 'body'].includes(tag)) return;
     lastClick = Date.now();
     send('click', {selector: selector(el), tag, text: textOf(el).slice(0, 40), errorSelector: errorSelector()});
+    watchRefusal();
   }
   document.addEventListener('input', e => onField(e.target), true);
   document.addEventListener('change', e => onField(e.target), true);
@@ -128,6 +147,10 @@ RECORDER_JS = r"""
     const links = [...document.querySelectorAll('a[href]')].map(a => ({href: a.href, text: textOf(a).slice(0, 20)}));
     send('table', {rows_selector: base + ' tbody tr', header_selector: base + ' thead th', head, rows, links});
   }
-  document.addEventListener('DOMContentLoaded', () => { send('doc', {title: document.title}); tables(); }, true);
+  document.addEventListener('DOMContentLoaded', () => {
+    send('doc', {title: document.title}); tables();
+    const shown = refusals(null);  // a form posted back with its error (server-rendered login pages)
+    if (shown.length) send('error', shown[0]);
+  }, true);
 })();
 """

@@ -93,7 +93,8 @@ def flat_params(exchange: Exchange) -> dict[str, Any]:
 
 
 def page_and_noise(calls: list[dict[str, Any]]) -> tuple[frozenset[str], frozenset[str]]:
-    """Keys whose numbers step by one between calls or links (the page), and keys that change otherwise."""
+    """Keys whose numbers step by one between calls or links (the page), and keys that change otherwise
+    (offsets among them: see :func:`offsets`)."""
     values: dict[str, set[str]] = {}
     for call in calls:
         for key, value in call.items():
@@ -110,6 +111,18 @@ def page_and_noise(calls: list[dict[str, Any]]) -> tuple[frozenset[str], frozens
         else:
             varying.add(key)
     return frozenset(pages), frozenset(varying)
+
+
+def offsets(calls: list[dict[str, Any]], varying: frozenset[str]) -> frozenset[str]:
+    """Changing keys whose numbers step by a whole page of rows (0, 10, 20...): the row offset of the page."""
+    found = set()
+    for key in varying:
+        numbers = sorted({int(str(c[key])) for c in calls if str(c.get(key, "")).isdigit()})
+        steps = {b - a for a, b in pairwise(numbers)}
+        if len(numbers) >= 2 and len(numbers) == len({str(c.get(key)) for c in calls if key in c}) \
+                and min(steps) > 1 and all(step % min(steps) == 0 for step in steps) and numbers[0] % min(steps) == 0:
+            found.add(key)
+    return frozenset(found)
 
 
 def session_values(capture: Capture, before: Storage, after: Storage, login_end: float) -> list[SessionValue]:
@@ -159,7 +172,7 @@ def _api_calls(capture: Capture, after: float) -> list[tuple[Exchange, str, list
             continue
         probe = Parameterizer({}, datetime.now(UTC))
         probe.template(flat_params(exchange))
-        if probe.found & {"since", "until", "page"}:
+        if probe.found & {"since", "until", "page", "offset"}:
             calls.append((exchange, found[0], found[1]))
     return calls
 
@@ -181,9 +194,11 @@ def api_source(capture: Capture, after: float, session: list[SessionValue]) -> S
                    key=lambda key: sum(len(r) + 1 for x, _, r in calls if (x.method, path_of(x.url)) == key))
     mine = [(x, p, r) for x, p, r in calls if (x.method, path_of(x.url)) == endpoint]
     exchange, records_at, _ = mine[0]
-    page_keys, varying = page_and_noise([flat_params(x) for x, _, _ in mine])
+    flat = [flat_params(x) for x, _, _ in mine]
+    page_keys, varying = page_and_noise(flat)
+    offset_keys = offsets(flat, varying)
     params = Parameterizer({s.name: s.value for s in session}, datetime.fromtimestamp(exchange.at / 1000, UTC),
-                           page_keys, varying)
+                           page_keys, varying - offset_keys, offset_keys)
     query = dict(parse_qsl(urlsplit(exchange.url).query, keep_blank_values=True))
     request: dict[str, Any] = {"method": exchange.method, "url": path_of(exchange.url)}
     headers = _headers(exchange, params)
@@ -218,8 +233,11 @@ def _window_checks(params: Parameterizer, where: str) -> tuple[list[Decision], l
         missing = sorted({"since", "until"} - params.found)
         decisions.append(Decision(where, f"no time window ({', '.join(missing)}) recognised in the request: add "
                                          "{since:...}/{until:...} where the page sends the window", None))
-    if "page" not in params.found:
-        notes.append("no page number recognised: only the first page is read")
+    if "offset" in params.guessed:
+        decisions.append(Decision(where, "a key named like a row offset was 0 and never seen changing: check that "
+                                         "{offset} (rows before the page) is what it means", "{offset}"))
+    if not params.found & {"page", "offset"}:
+        notes.append("no page number or row offset recognised: only the first page is read")
     return decisions, notes
 
 
@@ -239,8 +257,10 @@ def table_source(capture: Capture, after: float) -> SourceDraft | None:
     seen = [dict(parse_qsl(urlsplit(u).query, keep_blank_values=True)) for u in urls + links]
     seen = [q for q in seen if q]
     page_keys, varying = page_and_noise(seen)
+    offset_keys = offsets(seen, varying)
     base = max(seen, key=len) if seen else {}
-    params = Parameterizer({}, datetime.fromtimestamp(last.at / 1000, UTC), page_keys, varying)
+    params = Parameterizer({}, datetime.fromtimestamp(last.at / 1000, UTC), page_keys, varying - offset_keys,
+                           offset_keys)
     query = params.template({k: v for k, v in base.items()})
     head = [str(h) for h in last.get("head") or []]
     records = [dict(zip(head, row, strict=False)) for e in mine for row in e.get("rows") or []]
@@ -251,7 +271,7 @@ def table_source(capture: Capture, after: float) -> SourceDraft | None:
                              "page_size": params.page_size or rows_per_page,
                              "first_page": params.first_page if params.first_page is not None else 1}
     decisions, notes = _window_checks(params, "transactions.table.query")
-    if "page" not in params.found:
+    if not params.found & {"page", "offset"}:
         table["page_size"] = 1000  # the engine stops after a short page: never loop on a page without paging
     start = min(e.at for e in mine)
     return SourceDraft({"table": table}, unique, start, mine[0].url, [], decisions, notes, table_url=last.url)

@@ -18,7 +18,9 @@ SINCE_WORDS = frozenset({"start", "begin", "from", "since", "min", "gte", "开�
 UNTIL_WORDS = frozenset({"end", "to", "until", "max", "stop", "lte", "结束"})
 PAGE_NAMES = frozenset({"page", "pageno", "pagenum", "pagenumber", "pageindex", "current", "currentpage", "page_no",
                         "page_num", "curpage"})
-SIZE_NAMES = frozenset({"page_size", "pagesize", "rows", "size", "limit", "per_page", "perpage", "pagelimit"})
+SIZE_NAMES = frozenset({"page_size", "pagesize", "rows", "size", "limit", "per_page", "perpage", "pagelimit", "length",
+                        "idisplaylength"})
+OFFSET_NAMES = frozenset({"offset", "start", "skip", "istart", "idisplaystart", "firstresult", "startrow", "startindex"})
 NOISE_WORDS = frozenset({"request", "req", "trace", "nonce", "uuid", "rid"})
 TIMESTAMP_WORDS = frozenset({"t", "ts", "timestamp", "time", "request", "req", "now", "rand", "random"})
 NEAR_NOW = timedelta(minutes=10)
@@ -104,9 +106,11 @@ class Parameterizer:
     now: datetime  # when the request was made (to tell "now" from the window's end)
     page_keys: frozenset[str] = frozenset()  # keys seen changing page to page
     varying: frozenset[str] = frozenset()  # keys whose value differed between two recorded calls
+    offset_keys: frozenset[str] = frozenset()  # keys seen stepping by a page of rows (offset paging)
 
     def __post_init__(self) -> None:
-        self.found: set[str] = set()  # which kinds were recognised: since, until, page, page_size...
+        self.found: set[str] = set()  # which kinds were recognised: since, until, page, page_size, offset...
+        self.guessed: set[str] = set()  # kinds recognised by a key's name only (never seen changing)
         self.first_page: int | None = None
         self.page_size: int | None = None
 
@@ -155,6 +159,11 @@ class Parameterizer:
         compact = flat.replace("_", "")
         if isinstance(value, int | str) and not isinstance(value, bool) and str(value).isdigit():
             number = int(value)
+            if key in self.offset_keys or (compact in OFFSET_NAMES and number == 0 and key not in self.page_keys):
+                self.found.add("offset")
+                if key not in self.offset_keys:
+                    self.guessed.add("offset")
+                return "{offset}" if isinstance(value, int) else "{offset!s}"
             if key in self.page_keys or ((flat in PAGE_NAMES or compact in PAGE_NAMES) and number <= 1000):
                 self.found.add("page")
                 self.first_page = 0 if number == 0 or self.first_page == 0 else 1  # a later page means 1-based

@@ -22,7 +22,7 @@ from agent.crypto import SecretBox
 from agent.db import Database
 from agent.platforms import sync_platforms
 from agent.providers.base import NeedsHuman, Provider
-from agent.settings import Settings
+from agent.settings import SHIPPED_PROFILES_DIR, Settings
 from fixtures.client import ControlClient
 from fixtures.server import BackOffice, serve_fixture
 
@@ -88,7 +88,7 @@ def quick_profiles(folder: Path, element_timeout_seconds: float | None = None,
     """Copies of the shipped profiles without the poll spacing (tests read back to back) and, for fault
     tests, giving up on a missing element or a refused captcha sooner."""
     folder.mkdir(parents=True, exist_ok=True)
-    for source in Settings.model_fields["profiles_dir"].default.glob("*.yaml"):
+    for source in SHIPPED_PROFILES_DIR.glob("*.yaml"):
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
         data["min_poll_interval_seconds"] = 0
         if element_timeout_seconds is not None:

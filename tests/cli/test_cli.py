@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+from agent.settings import SHIPPED_PROFILES_DIR
+
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
@@ -62,9 +64,24 @@ def test_merchant_account_and_code_lifecycle(cli_env: dict[str, str], tmp_path: 
     assert rotated["key"].encode() not in raw and merchant["key"].encode() not in raw
 
 
-def test_platform_list_names_all_six(cli_env: dict[str, str]) -> None:
+def test_platform_list_names_every_profile(cli_env: dict[str, str]) -> None:
     slugs = {p["slug"] for p in mapay_json(cli_env, "platform", "list")}
-    assert slugs == {"shouqianba", "hkrt", "ysepay", "zhihui", "lakala", "shengpay"}
+    assert slugs == {path.stem for path in SHIPPED_PROFILES_DIR.glob("*.yaml")}
+
+
+def test_a_profile_in_the_deployers_folder_is_a_platform_accounts_can_use(cli_env: dict[str, str],
+                                                                          tmp_path: Path) -> None:
+    own = tmp_path / "own"
+    own.mkdir()
+    text = (SHIPPED_PROFILES_DIR / "hkrt.yaml").read_text(encoding="utf-8")
+    (own / "fubei.yaml").write_text(text.replace("slug: hkrt", "slug: fubei").replace("name: 码钱", "name: 付呗"),
+                                    encoding="utf-8")
+    env = {**cli_env, "MAPAY_PROFILES_DIR": str(own)}
+    listed = {p["slug"]: p for p in mapay_json(env, "platform", "list")}
+    assert listed["fubei"]["name"] == "付呗" and listed["fubei"]["profile"] == str(own / "fubei.yaml")
+    account = mapay_json(env, "account", "add", "--platform", "fubei", "--name", "七", "--username", "u7",
+                         "--password-stdin", stdin="pw\n")
+    assert account["platform"] == "fubei"
 
 
 def test_errors_are_clear_and_nonzero(cli_env: dict[str, str]) -> None:
@@ -78,3 +95,17 @@ def test_errors_are_clear_and_nonzero(cli_env: dict[str, str]) -> None:
 
 def test_order_list_is_empty_on_a_new_database(cli_env: dict[str, str]) -> None:
     assert mapay_json(cli_env, "order", "list") == []
+
+
+def test_record_help_says_the_window_is_always_shown(cli_env: dict[str, str]) -> None:
+    text = " ".join(mapay(cli_env, "record", "--help").stdout.split())
+    assert "always shown" in text and "needs a desktop" in text
+    assert "default when a display is set" not in text
+
+
+@pytest.mark.parametrize("headed", [[], ["--headed"]])
+def test_record_without_a_display_stops_with_one_line(cli_env: dict[str, str], headed: list[str]) -> None:
+    env = {k: v for k, v in cli_env.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    result = mapay(env, "record", "fubei", "--url", "http://127.0.0.1:9/login", *headed, ok=False)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "DISPLAY" in result.stderr and "Traceback" not in result.stderr

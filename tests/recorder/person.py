@@ -73,6 +73,8 @@ def answer(draft: Draft, payments: list[dict[str, Any]]) -> dict[str, Any]:
             record, payment = matched[0]
             same = int(record[fields["amount"]["path"]]) == payment["amount_fen"]
             answers[decision.path] = "fen" if same else "yuan"
+        elif decision.path == "login.error_selector":
+            answers[decision.path] = decision.guess  # the page's #error: checked by hand, it is where refusals show
         elif decision.path == "transactions.fields.channel.map":
             answers[decision.path] = {str(r[fields["channel"]["path"]]): p["channel"] for r, p in matched}
         else:

@@ -65,7 +65,7 @@ async def test_the_command_reports_each_step_and_the_normalized_payments(tmp_pat
 async def test_a_broken_step_is_named_with_a_snapshot_and_open_questions_are_listed(
     tmp_path: Path, runtime: BrowserRuntime,
 ) -> None:
-    shipped = agent_settings(tmp_path).profiles_dir / "hkrt.yaml"
+    shipped = agent_settings(tmp_path).shipped_profiles_dir / "hkrt.yaml"
     data = yaml.safe_load(shipped.read_text(encoding="utf-8"))
     data["login"]["steps"][2]["fill"] = "#pwd-gone"
     data["login"]["element_timeout_seconds"] = 1

@@ -13,10 +13,17 @@ from agent.admin import actions, snapshots
 from agent.admin.forms import FieldError, optional_url, required
 from agent.admin.plumbing import audit, form_of, path_id, render, see_other
 from agent.keys import ACCOUNTS, DB, POOL, SECRETS, SETTINGS
-from agent.platforms import CATALOGUE
+from agent.platforms import PlatformInfo, known_platforms, sync_platforms
 from agent.polling import POLL_SCHEDULER
 
-PLATFORM_NAMES = {p.slug: p.name for p in CATALOGUE}
+
+def _platforms(request: web.Request) -> tuple[PlatformInfo, ...]:
+    """The platforms of the profile files as they are now (a file added while running shows at once)."""
+    return known_platforms(request.config_dict[SETTINGS])
+
+
+def _names(request: web.Request) -> dict[str, str]:
+    return {p.slug: p.name for p in _platforms(request)}
 
 
 async def _list_page(
@@ -32,7 +39,7 @@ async def _list_page(
     return render(request, "accounts.html", {
         "accounts": await request.config_dict[ACCOUNTS].accounts(), "usage": usage,
         "done": request.query.get("done", ""),
-        "platform_options": [(p.slug, p.name) for p in CATALOGUE], "platform_names": PLATFORM_NAMES, "errors": errors or {}, "values": values or {},
+        "platform_options": [(p.slug, p.name) for p in _platforms(request)], "platform_names": _names(request), "errors": errors or {}, "values": values or {},
     }, status=status)
 
 
@@ -44,8 +51,10 @@ async def account_add(request: web.Request) -> web.StreamResponse:
     form = form_of(request)
     values = {k: form.get(k) for k in ("platform", "name", "username", "base_url")}
     try:
-        if values["platform"] not in PLATFORM_NAMES:
+        platforms = _platforms(request)
+        if values["platform"] not in {p.slug for p in platforms}:
             raise FieldError("platform", "请选择平台")
+        await sync_platforms(request.config_dict[DB], platforms)  # writes only a platform new since the start
         name = required("name", values["name"], "账号名称", 64)
         username = required("username", values["username"], "登录用户名")
         password = form.fields.get("password", "")
@@ -73,7 +82,7 @@ async def _detail_page(request: web.Request, account: Account, **extra: Any) -> 
     db = request.config_dict[DB]
     settings = request.config_dict[SETTINGS]
     context = {
-        "account": account, "platform_names": PLATFORM_NAMES,
+        "account": account, "platform_names": _names(request),
         "health_at": await db.fetchval("SELECT health_at FROM accounts WHERE id = ?", (account.id,)),
         "codes": await request.config_dict[POOL].codes(account.id),
         "snapshot": snapshots.latest(settings.data_dir, account.id),
