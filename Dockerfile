@@ -40,7 +40,7 @@ ENV PATH=/opt/mapay/bin:$PATH \
     MAPAY_HOST=0.0.0.0 \
     MAPAY_PORT=8000 \
     MAPAY_DATA_DIR=/data \
-    MAPAY_PROFILES_DIR=/opt/mapay/profiles \
+    MAPAY_SHIPPED_PROFILES_DIR=/opt/mapay/profiles \
     MAPAY_CHROMIUM_PATH=/usr/bin/chromium
 USER mapay
 WORKDIR /home/mapay
