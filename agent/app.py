@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from agent import admin, alerts, cashier, intake, notify, ops, polling
+from agent import admin, alerts, cashier, intake, notify, ops, platform_key, polling
 from agent.accounts import AccountBook
 from agent.browser.agent import install_browser_agent
 from agent.crypto import load_secret_box
@@ -45,6 +45,7 @@ def create_app(settings: Settings, *, provider_factory: ProviderFactory | None =
     app.cleanup_ctx.append(_database)  # first in, last out: every other component may use the database
     alerts.setup(app)  # next: every later component may raise an alert, and the alerter outlives them
     ops.setup(app)  # before the workers, so its drain gate exists when they start and it outlives them
+    platform_key.setup(app)  # the platform RSA key pair, made on first start (epay V2)
     intake.setup(app)
     cashier.setup(app)
     notify.setup(app)

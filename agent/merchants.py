@@ -1,4 +1,4 @@
-"""Merchants: the sites that post orders to us, each with a pid and an MD5 signing key."""
+"""Merchants: the sites that post orders to us, each with a pid, an MD5 signing key and optionally an RSA public key."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import string
 import time
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from agent import epay_rsa
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
 
@@ -19,6 +22,12 @@ class Merchant:
     name: str
     key: str
     enabled: bool
+    rsa_key: rsa.RSAPublicKey | None = None  # epay V2: verifies the merchant's sign_type=RSA requests
+
+    @property
+    def rsa_public_key(self) -> str | None:
+        """The registered RSA public key as a bare base64 body, or None."""
+        return None if self.rsa_key is None else epay_rsa.public_key_body(self.rsa_key)
 
 
 def new_key() -> str:
@@ -60,10 +69,15 @@ class MerchantBook:
         if cached is not None:
             return cached
         generation = self._generation
-        row = await self._db.fetchone("SELECT pid, name, key_enc, enabled FROM merchants WHERE pid = ?", (pid,))
+        row = await self._db.fetchone(
+            "SELECT pid, name, key_enc, enabled, rsa_public_key FROM merchants WHERE pid = ?", (pid,)
+        )
         if row is None:
             return None
-        merchant = Merchant(row["pid"], row["name"], self._box.decrypt(row["key_enc"]), bool(row["enabled"]))
+        rsa_key = epay_rsa.load_public_key(row["rsa_public_key"]) if row["rsa_public_key"] else None
+        merchant = Merchant(
+            row["pid"], row["name"], self._box.decrypt(row["key_enc"]), bool(row["enabled"]), rsa_key
+        )
         if generation == self._generation:
             self._cache[pid] = merchant
         return merchant
@@ -102,6 +116,22 @@ class MerchantBook:
         """Accept (or refuse) the merchant's new orders; a disabled merchant's key signs nothing any more."""
         async with self._db.transaction() as conn:
             cursor = await conn.execute("UPDATE merchants SET enabled = ? WHERE pid = ?", (int(enabled), pid))
+            if cursor.rowcount == 0:
+                raise LookupError(f"merchant {pid} not found")
+        self._forget()
+        merchant = await self.get(pid)
+        assert merchant is not None
+        return merchant
+
+    async def set_rsa_key(self, pid: int, public_key: str | None) -> Merchant:
+        """Register the merchant's RSA public key (PEM or bare base64), or remove it with None.
+
+        Raises KeyFormatError (Chinese message) for a malformed or non-RSA key, LookupError for an unknown pid.
+        Stored as the bare base64 body; the merchants_epoch trigger tells running gateways.
+        """
+        body = None if public_key is None else epay_rsa.public_key_body(epay_rsa.load_public_key(public_key))
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute("UPDATE merchants SET rsa_public_key = ? WHERE pid = ?", (body, pid))
             if cursor.rowcount == 0:
                 raise LookupError(f"merchant {pid} not found")
         self._forget()

@@ -44,6 +44,7 @@ class Order:
     clientip: str
     device: str
     sitename: str
+    sign_type: str = "MD5"  # how the merchant signed its create: "RSA" orders are answered with the platform key
 
     @classmethod
     def from_row(cls, row: Any) -> Order:

@@ -1,5 +1,8 @@
 """Intake benchmark: signed mapi.php orders per second and latency against a realistic QR pool.
 
+``--sign rsa`` sends epay V2 orders instead (``/api/pay/create``, SHA256withRSA by a merchant key pair,
+timestamp, replay claim, platform-signed answers), to measure what RSA costs per order.
+
 Runs three processes on 127.0.0.1: this orchestrator (seeds a fresh data dir, checks invariants), the real
 gateway (``python -m agent serve``) and a load client (aiohttp, ``--concurrency`` workers, bounded by
 ``--orders`` and ``--seconds``). Prints the numbers and exits non-zero on any invariant violation.
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import random
@@ -30,7 +34,7 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent import epay  # noqa: E402
+from agent import epay, epay_rsa  # noqa: E402
 from agent.accounts import AccountBook  # noqa: E402
 from agent.crypto import SecretBox  # noqa: E402
 from agent.db import Database  # noqa: E402
@@ -56,11 +60,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the data dir and server log")
     parser.add_argument("--profile", type=Path, help="run the gateway under cProfile, stats written here")
+    parser.add_argument("--sign", choices=("md5", "rsa"), default="md5",
+                        help="md5: epay V1 mapi.php (default); rsa: epay V2 /api/pay/create signed with RSA")
     sub = parser.add_subparsers(dest="role")
     load = sub.add_parser("load", help=argparse.SUPPRESS)
     load.add_argument("--url", required=True)
     load.add_argument("--pid", required=True)
-    load.add_argument("--key", required=True)
+    load.add_argument("--key", required=True, help="the MD5 key, or with --sign rsa a file with the private key")
     return parser.parse_args()
 
 
@@ -68,12 +74,22 @@ def parse_args() -> argparse.Namespace:
 
 
 async def seed(data_dir: Path, secret: bytes, args: argparse.Namespace) -> tuple[int, str]:
-    """A merchant and a pool of accounts with codes (terminal ids, a few daily caps); returns pid, key."""
+    """A merchant and a pool of accounts with codes (terminal ids, a few daily caps); returns pid, key.
+
+    With ``--sign rsa`` the merchant also gets an RSA key pair: its public half is registered, and the key
+    returned is the path of a file holding the private half (for the load client).
+    """
     box = SecretBox(secret)
     rng = random.Random(args.seed)
     async with Database(data_dir / "mapay.sqlite3") as db:
         await sync_platforms(db)
         merchant = await MerchantBook(db, box).create("压测商户")
+        if args.sign == "rsa":
+            private = epay_rsa.generate_private_key()
+            await MerchantBook(db, box).set_rsa_key(merchant.pid, epay_rsa.public_key_body(private.public_key()))
+            key_file = data_dir.parent / "merchant_private.pem"
+            key_file.write_text(epay_rsa.private_key_pem(private))
+            merchant = dataclasses.replace(merchant, key=str(key_file))
         pool = Pool(db, box)
         for n in range(args.accounts):
             account = await AccountBook(db, box).add_account(PLATFORMS[n % len(PLATFORMS)], f"门店{n}", f"bench{n}", "secret")
@@ -174,7 +190,8 @@ def orchestrate(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace, result: dict[str, Any], invariants: dict[str, int]) -> None:
-    print(f"mapay intake benchmark: {args.accounts} accounts x {args.codes_per_account} codes, "
+    mode = "epay V2 /api/pay/create, RSA" if args.sign == "rsa" else "epay V1 mapi.php, MD5"
+    print(f"mapay intake benchmark ({mode}): {args.accounts} accounts x {args.codes_per_account} codes, "
           f"concurrency {args.concurrency}, {os.cpu_count()} CPUs, loopback, "
           f"load average {os.getloadavg()[0]:.1f} (other work on the machine slows every number)")
     print(f"  measured orders   {result['measured']} in {result['elapsed']:.2f} s "
@@ -184,6 +201,9 @@ def report(args: argparse.Namespace, result: dict[str, Any], invariants: dict[st
           f"max {result['max_ms']:.1f} ms")
     print(f"  gateway CPU       {result['server_cpu_ms_per_order']:.2f} ms per order (user + system), "
           f"i.e. at most ~{1000 / max(result['server_cpu_ms_per_order'], 0.001):.0f} orders/s per core")
+    costs = signature_costs()
+    print(f"  signature work    MD5 check {costs['md5_us']:.0f} us; RSA-2048 check {costs['rsa_verify_us']:.0f} us "
+          f"+ platform signature of the answer {costs['rsa_sign_us']:.0f} us (one core, in-process)")
     print(f"  answers           created {result['created_total']}, refused (code -1) {result['refused']}, "
           f"failed (HTTP/other) {result['failed']}")
     print(f"  database          {invariants['orders_in_db']} orders, {invariants['orders_with_offset']} with an "
@@ -199,17 +219,47 @@ def report(args: argparse.Namespace, result: dict[str, Any], invariants: dict[st
 
 
 def order_bodies(args: argparse.Namespace, count: int) -> list[bytes]:
-    """Signed, url-encoded mapi.php bodies made before the clock starts, so the client stays cheap."""
+    """Signed, url-encoded create bodies made before the clock starts, so the client stays cheap.
+
+    RSA bodies carry the timestamp of when they were signed: the run must start within 300 s of it.
+    """
     rng = random.Random(args.seed + 1)
+    private = epay_rsa.load_private_key(Path(args.key).read_text()) if args.sign == "rsa" else None
+    timestamp = str(int(time.time()))
     bodies = []
     for n in range(count):
         money = rng.choice(COMMON_PRICES) if rng.random() < 0.7 else format_yuan(rng.randint(1, 50_000))
         fields = {"pid": args.pid, "type": rng.choice(("alipay", "wxpay")), "out_trade_no": f"B{args.seed}x{n}",
                   "notify_url": "http://127.0.0.1:9/notify", "return_url": "http://127.0.0.1:9/return",
                   "name": "压测商品", "money": money, "clientip": "127.0.0.1", "sign_type": "MD5"}
-        fields["sign"] = epay.sign(fields, args.key)
+        if private is not None:
+            fields |= {"method": "web", "timestamp": timestamp, "sign_type": "RSA"}
+            fields["sign"] = epay_rsa.sign(fields, private)
+        else:
+            fields["sign"] = epay.sign(fields, args.key)
         bodies.append(urlencode(fields).encode())
     return bodies
+
+
+def signature_costs(rounds: int = 2000) -> dict[str, float]:
+    """Microseconds per MD5 check, RSA-2048 check and RSA-2048 signature over a typical create's fields."""
+    fields = {"pid": "1", "type": "alipay", "out_trade_no": "B1x1", "notify_url": "http://127.0.0.1:9/notify",
+              "return_url": "http://127.0.0.1:9/return", "name": "压测商品", "money": "19.90",
+              "clientip": "127.0.0.1", "method": "web", "timestamp": str(int(time.time()))}
+    key = epay_rsa.generate_private_key()
+    md5_signed = fields | {"sign": epay.sign(fields, "k" * 32)}
+    rsa_signed = fields | {"sign": epay_rsa.sign(fields, key)}
+    public = key.public_key()
+
+    def per_call(work: Any) -> float:
+        started = time.perf_counter()
+        for _ in range(rounds):
+            work()
+        return (time.perf_counter() - started) / rounds * 1e6
+
+    return {"md5_us": per_call(lambda: epay.verify(md5_signed, "k" * 32)),
+            "rsa_verify_us": per_call(lambda: epay_rsa.verify(rsa_signed, public)),
+            "rsa_sign_us": per_call(lambda: epay_rsa.sign(fields, key))}
 
 
 async def run_load(args: argparse.Namespace) -> dict[str, Any]:
@@ -219,7 +269,8 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
     counts = {"created": 0, "refused": 0, "failed": 0}
     connector = aiohttp.TCPConnector(limit=args.concurrency)
     async with aiohttp.ClientSession(connector=connector) as http:
-        url = args.url + "/mapi.php"
+        url = args.url + ("/api/pay/create" if args.sign == "rsa" else "/mapi.php")
+        success = 0 if args.sign == "rsa" else 1
 
         async def send(body: bytes) -> float:
             started = time.perf_counter()
@@ -229,7 +280,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
                     code = answer.get("code") if response.status == 200 else None
             except (aiohttp.ClientError, ValueError):
                 code = None
-            counts["created" if code == 1 else "refused" if code == -1 else "failed"] += 1
+            counts["created" if code == success else "refused" if code == -1 else "failed"] += 1
             return time.perf_counter() - started
 
         async def worker(queue: list[bytes], deadline: float, measure: bool) -> None:

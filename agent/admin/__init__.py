@@ -22,6 +22,7 @@ def setup(app: web.Application) -> None:
     routes.add_get("/merchants", merchants.merchants_page)
     routes.add_post("/merchants", merchants.merchant_create)
     routes.add_post(r"/merchants/{pid:[0-9]+}/rotate", merchants.merchant_rotate)
+    routes.add_post("/merchants/rsa-key", merchants.merchant_rsa_key)
     routes.add_get("/accounts", accounts.accounts_page)
     routes.add_post("/accounts", accounts.account_add)
     routes.add_get(r"/accounts/{id:[0-9]+}", accounts.account_page)

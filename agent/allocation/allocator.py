@@ -37,7 +37,7 @@ _SWEEP_SQL = (
 _INSERT_SQL = (
     "INSERT INTO orders (trade_no, pid, out_trade_no, type, name, money_fen, pay_amount_fen, code_id, "
     "account_id, scope, status, created_at, expires_at, param, notify_url, return_url, clientip, device, "
-    "sitename) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)"
+    "sitename, sign_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _RENEW_SQL = (
     "UPDATE orders SET status = 'pending', pay_amount_fen = ?, code_id = ?, account_id = ?, scope = ?, "
@@ -74,6 +74,7 @@ class OrderDraft:
     clientip: str = ""
     device: str = "pc"
     sitename: str = ""
+    sign_type: str = "MD5"  # epay V1 MD5, or "RSA" (V2): how this order's notifies and returns are signed
 
 
 _Outcome = Order | AllocationError | DuplicateOutTradeNo
@@ -250,6 +251,7 @@ class Allocator:
             status=OrderStatus.PENDING, created_at=now, expires_at=now + self._settings.order_ttl_seconds * 1000,
             paid_at=None, provider_trade_no=None, param=draft.param, notify_url=draft.notify_url,
             return_url=draft.return_url, clientip=draft.clientip, device=draft.device, sitename=draft.sitename,
+            sign_type=draft.sign_type,
         )
 
 
@@ -276,5 +278,5 @@ def _insert_params(order: Order) -> tuple[object, ...]:
         order.trade_no, order.pid, order.out_trade_no, order.type, order.name, order.money_fen,
         order.pay_amount_fen, order.code_id, order.account_id, order.scope, order.created_at,
         order.expires_at, order.param, order.notify_url, order.return_url, order.clientip, order.device,
-        order.sitename,
+        order.sitename, order.sign_type,
     )

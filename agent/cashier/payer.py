@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from agent.notify.payload import result_params
 from agent.orders import Order, OrderStatus
 
@@ -32,8 +34,10 @@ def remaining_seconds(order: Order, now_ms: int) -> int:
     return -(-(order.expires_at - now_ms) // 1000)
 
 
-def return_redirect(order: Order, key: str) -> str | None:
+def return_redirect(order: Order, key: str, platform_key: rsa.RSAPrivateKey | None = None) -> str | None:
     """``return_url`` with the signed result fields (ORIGINAL money) appended; None when there is nowhere to go.
+
+    ``platform_key`` signs the fields of an order created with RSA (epay V2), ``key`` those of an MD5 order.
 
     Only http(s) targets are followed: anything else (``javascript:``...) would run in our origin.
     """
@@ -47,10 +51,12 @@ def return_redirect(order: Order, key: str) -> str | None:
         separator = ""
     else:
         separator = "&"
-    return f"{base}{separator}{urlencode(result_params(order, key))}{hash_mark}{fragment}"
+    return f"{base}{separator}{urlencode(result_params(order, key, platform_key))}{hash_mark}{fragment}"
 
 
-def status_document(order: Order, key: str, now_ms: int) -> dict[str, object]:
+def status_document(
+    order: Order, key: str, now_ms: int, platform_key: rsa.RSAPrivateKey | None = None
+) -> dict[str, object]:
     """The status JSON the cashier page polls: nothing a payer should not see (no key, no notify_url)."""
     status = payer_status(order, now_ms)
     document: dict[str, object] = {
@@ -58,5 +64,5 @@ def status_document(order: Order, key: str, now_ms: int) -> dict[str, object]:
         "remaining_seconds": remaining_seconds(order, now_ms),
     }
     if status is OrderStatus.PAID:
-        document["redirect_url"] = return_redirect(order, key)
+        document["redirect_url"] = return_redirect(order, key, platform_key)
     return document

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp_jinja2
 import structlog
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from agent.cashier.payer import (
     CHOOSABLE_METHODS,
@@ -24,9 +25,11 @@ from agent.cashier.payer import (
 )
 from agent.cashier.qr import code_picture
 from agent.db import now_ms
+from agent.epay_rsa import SIGN_TYPE as RSA_SIGN_TYPE
 from agent.keys import DB, MERCHANTS
 from agent.money import format_yuan
 from agent.orders import Order, OrderStatus, get_order
+from agent.platform_key import PLATFORM_KEY
 from agent.polling import POLL_SCHEDULER
 from agent.web.requests import BadRequest, read_form
 
@@ -72,6 +75,13 @@ async def _merchant_key_and_name(request: web.Request, order: Order) -> tuple[st
     return merchant.key, merchant.name
 
 
+async def _platform_key(request: web.Request, order: Order) -> rsa.RSAPrivateKey | None:
+    """The platform private key when the order's return must be RSA-signed (epay V2), else None."""
+    if order.sign_type != RSA_SIGN_TYPE or order.status is not OrderStatus.PAID:
+        return None
+    return await request.app[PLATFORM_KEY].private_key()
+
+
 def _not_found_page(request: web.Request) -> web.Response:
     return _render(request, "not_found.html", {}, status=404)
 
@@ -106,7 +116,7 @@ async def pay_page(request: web.Request) -> web.Response:
         "method_label": METHOD_LABELS.get(order.type or "", order.type or ""),
         "methods": [(method, METHOD_LABELS[method]) for method in CHOOSABLE_METHODS],
         "remaining": remaining_seconds(order, now),
-        "redirect_url": return_redirect(order, key) or "",
+        "redirect_url": return_redirect(order, key, await _platform_key(request, order)) or "",
         "qr_url": router["cashier-qr"].url_for(trade_no=trade_no),
         "status_url": router["cashier-status"].url_for(trade_no=trade_no),
         "check_url": router["cashier-check"].url_for(trade_no=trade_no),
@@ -120,7 +130,8 @@ async def status(request: web.Request) -> web.Response:
     if order is None:
         return _not_found_json()
     key, _ = await _merchant_key_and_name(request, order)
-    return web.json_response(status_document(order, key, now_ms()), headers=_JSON_HEADERS)
+    platform_key = await _platform_key(request, order)
+    return web.json_response(status_document(order, key, now_ms(), platform_key), headers=_JSON_HEADERS)
 
 
 async def check_now(request: web.Request) -> web.Response:
@@ -133,7 +144,8 @@ async def check_now(request: web.Request) -> web.Response:
         request.app[POLL_SCHEDULER].request_poll(order.account_id)
         log.info("cashier_check_requested", trade_no=order.trade_no, account_id=order.account_id)
     key, _ = await _merchant_key_and_name(request, order)
-    return web.json_response(status_document(order, key, now), headers=_JSON_HEADERS)
+    platform_key = await _platform_key(request, order)
+    return web.json_response(status_document(order, key, now, platform_key), headers=_JSON_HEADERS)
 
 
 async def choose_method(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
 
-from agent.cli import admin, alerts, demo, ops, orders, pool, profiles, transactions
+from agent.cli import admin, alerts, demo, ops, orders, pool, profiles, rsa_keys, transactions
 from agent.cli.context import CliContext, open_context
 from agent.cli.errors import check_data_folder, problem_of, report, settings_problem
 from agent.log import configure_logging
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     orders.register(commands)
     transactions.register(commands)
     ops.register(commands)
+    rsa_keys.register(commands)
     alerts.register(commands)
     admin.register(commands)
     profiles.register(commands)

@@ -14,6 +14,7 @@ from agent.accounts import UNCHANGED, AccountExists, Unchanged
 from agent.accounts.otp import deliver_otp
 from agent.audit import write_audit
 from agent.browser.agent import test_account
+from agent.cli import rsa_keys
 from agent.cli.context import CliContext
 from agent.cli.errors import CliProblem
 from agent.cli.output import emit, fail
@@ -39,6 +40,7 @@ def register(commands: Any) -> None:
         cmd = merchant.add_parser(verb, help=f"{verb} a merchant's orders (a running gateway follows within seconds)")
         cmd.add_argument("pid", type=int)
         cmd.set_defaults(handler=merchant_enable, enabled=enabled)
+    rsa_keys.register_merchant(merchant)
 
     platform = commands.add_parser("platform", help="provider platforms").add_subparsers(dest="action", required=True)
     platform.add_parser("list", help="list supported platforms").set_defaults(handler=platform_list)

@@ -1,4 +1,4 @@
-"""Order intake: the epay V1 endpoints and the native JSON API."""
+"""Order intake: the epay V1 and V2 (RSA) endpoints and the native JSON API."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from agent.allocation import Allocator
-from agent.intake import epay_routes, native
+from agent.intake import epay_routes, native, v2_routes
 from agent.intake.errors import intake_errors
 from agent.intake.service import INTAKE, IntakeService
 from agent.keys import DB, MERCHANTS, SETTINGS
@@ -25,3 +25,4 @@ def setup(app: web.Application) -> None:
     app.router.add_routes(epay_routes.routes)
     app.router.add_routes(native.routes)
     app.cleanup_ctx.append(_service)
+    v2_routes.setup(app)  # its signed-request service builds on the intake service

@@ -12,14 +12,16 @@ from agent.db import now_ms
 from agent.intake.errors import IntakeError, Reason
 from agent.intake.fields import MAPI, SUBMIT, CreateRules, flat_params, order_draft, parse_pid
 from agent.intake.service import INTAKE
+from agent.intake.signed import MD5, RSA, SIGNED, is_rsa
 from agent.keys import DB, SETTINGS
 from agent.merchants import Merchant
 from agent.money import format_yuan
 from agent.orders import ORDER_COLUMNS, Order, OrderStatus, get_order, get_order_by_out_trade_no
 from agent.timefmt import format_local
-from agent.web.requests import BadRequest, parse_int, read_form
+from agent.web.requests import INT64_MAX, BadRequest, parse_int, read_form
 
 ORDERS_LIMIT_MAX = 50
+_OFFSET_MAX = 1_000_000
 _ORDERS_LIMIT_DEFAULT = 20
 
 routes = web.RouteTableDef()
@@ -40,6 +42,8 @@ def cashier_path(trade_no: str) -> str:
 
 async def _create(request: web.Request, rules: CreateRules) -> Order:
     params = await request_params(request)
+    if is_rsa(params):  # epay V2 signing on the V1 path: timestamp, replay check, RSA answers
+        return await request.app[SIGNED].create(params, rules)
     intake = request.app[INTAKE]
     merchant = await intake.signed_merchant(params)
     order, _ = await intake.place(order_draft(params, merchant.pid, rules))
@@ -58,7 +62,8 @@ async def submit(request: web.Request) -> web.StreamResponse:
 async def mapi(request: web.Request) -> web.StreamResponse:
     order = await _create(request, MAPI)
     payurl = request.app[SETTINGS].base_url + cashier_path(order.trade_no)
-    return web.json_response({"code": 1, "msg": "下单成功", "trade_no": order.trade_no, "payurl": payurl})
+    answer = {"code": 1, "msg": "下单成功", "trade_no": order.trade_no, "payurl": payurl}
+    return web.json_response(await request.app[SIGNED].answer(order.sign_type, answer))
 
 
 @routes.route("GET", "/api.php")
@@ -74,7 +79,18 @@ async def api(request: web.Request) -> web.StreamResponse:
 
 
 async def _key_merchant(request: web.Request, params: dict[str, str]) -> Merchant:
-    """api.php authenticates with the plain merchant key in the query (compared in constant time)."""
+    """api.php authenticates with the plain merchant key in the query (compared in constant time), or with a
+    timestamped signature instead of the key (MD5 or RSA, as a V2 create request is verified)."""
+    if not params.get("key") and params.get("sign") and params.get("pid"):
+        signed = request.app[SIGNED]
+        try:
+            verified = await signed.verify(params, sign_types=(MD5, RSA), default=MD5)
+        except IntakeError as exc:
+            if exc.reason is Reason.INVALID:  # as 彩虹 does (intval): a pid that is no number names no merchant
+                raise IntakeError("商户不存在", Reason.UNKNOWN_MERCHANT) from exc
+            raise
+        await signed.claim(verified)
+        return verified.merchant
     if not params.get("pid") or not params.get("key"):
         raise IntakeError("缺少参数 pid 或 key")
     try:
@@ -119,14 +135,19 @@ async def _order(request: web.Request, merchant: Merchant, params: dict[str, str
 
 
 async def _orders(request: web.Request, merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+    """Recent orders, newest first; ``limit`` above 50 is cut to 50 as 彩虹 does, ``offset`` skips the newest."""
     raw = params.get("limit", "") or str(_ORDERS_LIMIT_DEFAULT)
     try:
-        limit = parse_int(raw, field="limit", low=1, high=ORDERS_LIMIT_MAX)
+        limit = min(parse_int(raw, field="limit", low=1, high=INT64_MAX), ORDERS_LIMIT_MAX)
     except BadRequest as exc:
-        raise IntakeError(f"limit 必须是 1 到 {ORDERS_LIMIT_MAX} 之间的整数") from exc
+        raise IntakeError("limit 必须是正整数（最多返回 50 条）") from exc
+    try:
+        offset = parse_int(params.get("offset", "") or "0", field="offset", low=0, high=_OFFSET_MAX)
+    except BadRequest as exc:
+        raise IntakeError(f"offset 必须是 0 到 {_OFFSET_MAX} 之间的整数") from exc
     rows = await request.app[DB].fetchall(
-        f"SELECT {ORDER_COLUMNS} FROM orders WHERE pid = ? ORDER BY created_at DESC, trade_no DESC LIMIT ?",
-        (merchant.pid, limit),
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE pid = ? ORDER BY created_at DESC, trade_no DESC LIMIT ? OFFSET ?",
+        (merchant.pid, limit, offset),
     )
     return {"code": 1, "msg": "查询订单记录成功", "data": [epay_order(Order.from_row(row)) for row in rows]}
 

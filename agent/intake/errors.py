@@ -86,7 +86,12 @@ def native_error(error: IntakeError) -> web.Response:
 
 
 Renderer = Callable[[IntakeError], web.Response]
-_RENDERERS: dict[str, Renderer] = {"/submit.php": submit_error, "/mapi.php": epay_error, "/api.php": api_php_error}
+_RENDERERS: dict[str, Renderer] = {
+    "/submit.php": submit_error, "/mapi.php": epay_error, "/api.php": api_php_error,
+    # epay V2: errors are {"code": -1, "msg": ...} too (non-zero means refused), the browser jump a page
+    "/api/pay/submit": submit_error, "/api/pay/create": epay_error, "/api/pay/query": epay_error,
+    "/api/pay/refund": epay_error, "/api/merchant/info": epay_error,
+}
 NATIVE_PREFIX = "/api/v1/"
 
 

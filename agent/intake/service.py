@@ -13,7 +13,7 @@ from agent.merchants import Merchant, MerchantBook
 from agent.orders import Order, OrderStatus, get_order, get_order_by_out_trade_no
 
 # Fields whose change on a re-used out_trade_no means a different order, per the epay rules.
-_REUSE_FIELDS = ("money_fen", "name", "notify_url", "return_url", "param")
+_REUSE_FIELDS = ("money_fen", "name", "notify_url", "return_url", "param", "sign_type")
 _FIELD_NAMES = {"money_fen": "money"}
 
 
@@ -31,7 +31,7 @@ class IntakeService:
         if not params.get("sign"):
             raise IntakeError("缺少签名参数 sign", Reason.BAD_SIGN)
         if params.get("sign_type", "MD5").upper() != "MD5":
-            raise IntakeError("不支持的签名类型(sign_type)，仅支持 MD5", Reason.BAD_SIGN)
+            raise IntakeError("不支持的签名类型(sign_type)，可选：MD5、RSA", Reason.BAD_SIGN)
         if not epay.verify(params, merchant.key):
             raise IntakeError("签名错误", Reason.BAD_SIGN)
         return merchant

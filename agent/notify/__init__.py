@@ -10,6 +10,7 @@ from agent.notify.egress import EgressPolicy
 from agent.notify.outbox import requeue
 from agent.notify.worker import Notifier
 from agent.ops.drain import DRAIN
+from agent.platform_key import PLATFORM_KEY
 from agent.web.listening import LISTENING
 
 NOTIFIER = web.AppKey("notifier", Notifier)
@@ -32,7 +33,7 @@ async def _notifier(app: web.Application) -> AsyncIterator[None]:
         connector=aiohttp.TCPConnector(limit=settings.notify_concurrency, socket_factory=policy.socket_factory),
         trust_env=False,  # never through an HTTP(S)_PROXY: the policy judges the merchant's own address
     ) as session:
-        notifier = Notifier(app[DB], app[MERCHANTS], settings, session, app[DRAIN], policy)
+        notifier = Notifier(app[DB], app[MERCHANTS], settings, session, app[DRAIN], policy, app[PLATFORM_KEY])
         app[NOTIFIER] = notifier
         async with notifier.running():
             yield

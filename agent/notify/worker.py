@@ -10,6 +10,7 @@ import aiohttp
 import structlog
 
 from agent.db import Database, now_ms
+from agent.epay_rsa import SIGN_TYPE as RSA_SIGN_TYPE
 from agent.merchants import MerchantBook
 from agent.notify.egress import EgressPolicy
 from agent.notify.outbox import Claim, claim_due, finish, next_due, release, requeue
@@ -18,6 +19,7 @@ from agent.notify.sender import notify_url, refused, send_notify
 from agent.ops import metrics
 from agent.ops.drain import Drain
 from agent.orders import get_order
+from agent.platform_key import PlatformKey
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -31,7 +33,7 @@ class Notifier:
 
     def __init__(
         self, db: Database, merchants: MerchantBook, settings: Settings, session: aiohttp.ClientSession,
-        drain: Drain, policy: EgressPolicy,
+        drain: Drain, policy: EgressPolicy, platform: PlatformKey | None = None,
     ) -> None:
         self._db = db
         self._merchants = merchants
@@ -39,6 +41,7 @@ class Notifier:
         self._session = session
         self._drain = drain  # on shutdown: claim nothing new, and let the drain wait for sends
         self._policy = policy  # the session's connector judges addresses; this judges the URL itself
+        self._platform = platform  # signs the notifies of orders created with RSA (epay V2)
         self._wake = asyncio.Event()
         self._in_flight: dict[asyncio.Task[None], Claim] = {}
         self._lease_ms = int((settings.notify_timeout_seconds + _LEASE_MARGIN_S) * 1000)
@@ -117,7 +120,12 @@ class Notifier:
         assert order is not None  # notify_jobs.trade_no references orders
         merchant = await self._merchants.get(order.pid)
         assert merchant is not None  # orders.pid references merchants
-        url = notify_url(order.notify_url, result_params(order, merchant.key))
+        platform_key = None
+        if order.sign_type == RSA_SIGN_TYPE:
+            if self._platform is None:
+                raise RuntimeError("an RSA order's notify needs the platform key")
+            platform_key = await self._platform.private_key()
+        url = notify_url(order.notify_url, result_params(order, merchant.key, platform_key))
         reason = self._policy.url_refusal(order.notify_url)
         if reason is not None:
             attempt = refused(url, reason)

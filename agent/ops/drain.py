@@ -26,6 +26,8 @@ RETRY_AFTER_SECONDS = "30"
 # Endpoints that create orders; everything else (cashier, queries, health) is still served while draining.
 SUBMIT_PATH = "/submit.php"
 MAPI_PATH = "/mapi.php"
+_BROWSER_CREATES = (SUBMIT_PATH, "/api/pay/submit")  # epay V1 and V2 (agent/intake/v2_routes.py)
+_SERVER_CREATES = (MAPI_PATH, "/api/pay/create")
 
 _DRAINING_PAGE = f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{DRAINING_MESSAGE}</title></head>
@@ -104,9 +106,9 @@ def draining_response(request: web.Request) -> web.Response | None:
     """The 503 a new order gets during shutdown, in its endpoint's shape; None for every other request."""
     headers = {"Retry-After": RETRY_AFTER_SECONDS}
     path = request.path
-    if path == SUBMIT_PATH:
+    if path in _BROWSER_CREATES:
         return web.Response(status=503, text=_DRAINING_PAGE, content_type="text/html", headers=headers)
-    if path == MAPI_PATH:
+    if path in _SERVER_CREATES:
         return web.json_response({"code": -1, "msg": DRAINING_MESSAGE}, status=503, headers=headers)
     if path.startswith(NATIVE_PREFIX) and request.method == "POST":
         body = {"error": Reason.UNAVAILABLE.value, "message": DRAINING_MESSAGE}

@@ -1,4 +1,4 @@
-"""What an intake request may change: the orders and the codes' rotation state."""
+"""What an intake request may change: the orders, the codes' rotation state and the signatures seen (replays)."""
 
 from __future__ import annotations
 
@@ -12,4 +12,5 @@ async def snapshot(gateway: RunningGateway) -> list[Any]:
     db = gateway.app[DB]
     orders = await db.fetchall("SELECT * FROM orders ORDER BY trade_no")
     codes = await db.fetchall("SELECT id, last_used_at FROM codes ORDER BY id")
-    return [tuple(row) for row in orders] + [tuple(row) for row in codes]
+    seen = await db.fetchall("SELECT digest, expires_at FROM seen_signatures ORDER BY digest")
+    return [tuple(row) for row in orders] + [tuple(row) for row in codes] + [tuple(row) for row in seen]

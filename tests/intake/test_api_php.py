@@ -55,9 +55,24 @@ async def test_orders_lists_recent_orders_up_to_50(
     made = [(await mapi(gateway, merchant, money=f"{i + 1}.00"))["trade_no"] for i in range(3)]
     listed = await get_json(gateway, "/api.php", _auth(merchant, act="orders", limit="2"))
     assert listed["code"] == 1 and [o["trade_no"] for o in listed["data"]] == made[:0:-1]
-    for bad in ("51", "0", "x"):
+    for bad in ("0", "x", "-1"):
         refused = await get_json(gateway, "/api.php", _auth(merchant, act="orders", limit=bad))
         assert refused["code"] == -4 and "limit" in refused["msg"]
+
+
+async def test_orders_limit_above_50_is_clamped_and_offset_skips_the_newest(
+    gateway: RunningGateway, merchant: Merchant, code: Code
+) -> None:
+    made = [(await mapi(gateway, merchant, money=f"{i + 1}.00"))["trade_no"] for i in range(53)]
+    newest_first = made[::-1]
+    clamped = await get_json(gateway, "/api.php", _auth(merchant, act="orders", limit="1000"))
+    assert clamped["code"] == 1 and [o["trade_no"] for o in clamped["data"]] == newest_first[:50]
+    page = await get_json(gateway, "/api.php", _auth(merchant, act="orders", limit="2", offset="1"))
+    assert [o["trade_no"] for o in page["data"]] == newest_first[1:3]
+    tail = await get_json(gateway, "/api.php", _auth(merchant, act="orders", limit="51", offset="50"))
+    assert [o["trade_no"] for o in tail["data"]] == newest_first[50:]
+    refused = await get_json(gateway, "/api.php", _auth(merchant, act="orders", offset="x"))
+    assert refused["code"] == -4 and "offset" in refused["msg"]
 
 
 async def test_query_reports_the_merchant(gateway: RunningGateway, merchant: Merchant, code: Code) -> None:

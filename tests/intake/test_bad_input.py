@@ -50,7 +50,8 @@ SIGNED_FIELD_CASES: dict[str, tuple[dict[str, str | None], str]] = {
     "device malformed": ({"device": "PC<script>"}, "device"),
     "name missing": ({"name": None}, "name"),
     "name blank": ({"name": "   "}, "name"),
-    "sign_type RSA": ({"sign_type": "RSA"}, "sign_type"),
+    "sign_type SHA1": ({"sign_type": "SHA1"}, "sign_type"),
+    "sign_type RSA without an RSA key": ({"sign_type": "RSA"}, "timestamp"),
 }
 
 

@@ -7,10 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
-from agent import epay
+from agent import epay, epay_rsa
 from agent.admin.plumbing import audit, form_of, path_id, render
 from agent.keys import DB, MERCHANTS, SETTINGS
 from agent.merchants import Merchant
+from agent.platform_key import PLATFORM_KEY
+from agent.web.requests import BadRequest, parse_id
 
 MAX_NAME = 64
 
@@ -25,9 +27,20 @@ def example_params(merchant: Merchant, base_url: str) -> dict[str, str]:
     return epay.signed(params, merchant.key)
 
 
+async def _platform_public(request: web.Request) -> str | None:
+    """The platform public key to copy, or None while it cannot be made (the storage takes no writes)."""
+    try:
+        return await request.config_dict[PLATFORM_KEY].public_key()
+    except Exception as exc:
+        if not request.config_dict[DB].storage.mark_failed(exc):
+            raise
+        return None
+
+
 async def _page(
     request: web.Request, *, errors: Mapping[str, str] | None = None, name: str = "",
-    revealed: Merchant | None = None, status: int = 200,
+    revealed: Merchant | None = None, status: int = 200, rsa: Mapping[str, str] | None = None,
+    notice: str = "",
 ) -> web.Response:
     db = request.config_dict[DB]
     merchants = await request.config_dict[MERCHANTS].list()
@@ -43,6 +56,7 @@ async def _page(
         "merchants": merchants, "totals": totals, "errors": errors or {}, "name": name, "revealed": revealed,
         "base_url": base_url, "example_for": example_for,
         "example": example_params(example_for, base_url) if example_for else None,
+        "platform_public": await _platform_public(request), "rsa": rsa or {}, "notice": notice,
     }
     return render(request, "merchants.html", context, status=status)
 
@@ -70,3 +84,27 @@ async def merchant_rotate(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="商户不存在") from exc
     await audit(request, "merchant.rotate_key", str(pid))
     return await _page(request, revealed=merchant)
+
+
+async def merchant_rsa_key(request: web.Request) -> web.Response:
+    """Register (or with ``clear``, remove) a merchant's RSA public key for epay V2; errors at the field."""
+    form = form_of(request)
+    raw_pid, text, clear = form.get("pid") or "", (form.get("public_key") or "").strip(), bool(form.get("clear"))
+    values = {"pid": raw_pid, "public_key": text}
+    try:
+        pid = parse_id(raw_pid, field="pid")
+    except BadRequest:
+        return await _page(request, rsa=values | {"error_pid": "请选择商户"}, status=400)
+    if not clear and not text:
+        return await _page(request, rsa=values | {"error_public_key": "请粘贴商户的 RSA 公钥"}, status=400)
+    try:
+        merchant = await request.config_dict[MERCHANTS].set_rsa_key(pid, None if clear else text)
+    except epay_rsa.KeyFormatError as exc:
+        return await _page(request, rsa=values | {"error_public_key": str(exc)}, status=400)
+    except LookupError as exc:
+        raise web.HTTPNotFound(text="商户不存在") from exc
+    await audit(request, "merchant.set_rsa_key", str(pid), {"cleared": clear})
+    done = f"已清除商户 {merchant.name}（PID {pid}）的 RSA 公钥" if clear else (
+        f"已保存商户 {merchant.name}（PID {pid}）的 RSA 公钥，可使用易支付 V2（sign_type=RSA）下单"
+    )
+    return await _page(request, notice=done)
