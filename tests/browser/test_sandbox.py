@@ -83,4 +83,5 @@ async def test_the_runtime_decides_at_start_and_logs_it(tmp_path: Path) -> None:
 def test_no_sandbox_flag_only_for_chromium_started_directly() -> None:
     # Playwright adds --no-sandbox itself unless chromium_sandbox=True; ours must not force it off.
     assert "--no-sandbox" not in BROWSER_FLAGS
-    assert LAUNCH_ARGS == ("--no-sandbox", *BROWSER_FLAGS)
+    assert LAUNCH_ARGS[0] == "--no-sandbox"
+    assert LAUNCH_ARGS[1:] == BROWSER_FLAGS
