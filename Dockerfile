@@ -10,8 +10,6 @@ ARG BASE_IMAGE=debian:bookworm-slim
 
 # ---- build: Debian's Python with venv support, apt sources the same whatever base image ----------------
 FROM ${BASE_IMAGE} AS build
-# Every build stage inherits this label (the runtime image does not): scripts/container-smoke removes them by it.
-LABEL org.mapay.stage=build
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY docker/debian.sources /etc/apt/sources.list.d/debian.sources
 RUN rm -f /etc/apt/sources.list \
