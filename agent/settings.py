@@ -24,6 +24,16 @@ def _url_list(value: Any) -> Any:
     return value
 
 
+def _on_off_auto(value: Any) -> Any:
+    """``true``/``1``/``yes`` mean ``on``, ``false``/``0``/``no`` mean ``off`` (as for boolean settings)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, str):
+        text = value.strip().lower()
+        return {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}.get(text, text)
+    return value
+
+
 UrlList = Annotated[list[str], NoDecode, BeforeValidator(_url_list)]
 NetworkList = Annotated[list[IPvAnyNetwork], NoDecode, BeforeValidator(_url_list)]  # same separators
 
@@ -92,6 +102,13 @@ class Settings(BaseSettings):
 
     chromium_path: Path | None = None
     """Chromium executable; found automatically (/usr/bin/chromium, chromium-browser, google-chrome) when unset."""
+
+    chromium_sandbox: Annotated[Literal["auto", "on", "off"], BeforeValidator(_on_off_auto)] = "auto"
+    """Chromium's own sandbox (its renderers in user, PID and network namespaces). ``auto``: on when this
+    process can provide it (not root, and allowed to create user namespaces: true as uid 10001 in podman's
+    default container; Docker's default seccomp profile refuses it, see docs/operations.md), off otherwise;
+    the start logs ``chromium_sandbox`` with the outcome and why. ``on``/``off`` (or true/false) force it.
+    Remote browsers (``browser_endpoints``) are asked for the same."""
 
     browser_agent: bool = True
     """Read provider accounts with the built-in browser agent. Off only for intake-only setups and tests

@@ -24,19 +24,23 @@ ensure_chromium() {
 }
 
 ensure_venv() {
+  # Third-party packages from a lock with hashes (requirements/*.lock, refreshed by scripts/lock), then the
+  # package itself, editable, without touching the network again (its build backend is in the lock too).
   local extras="${1:-}"
-  local spec="$ROOT"
-  [ -z "$extras" ] || spec="$ROOT[$extras]"
+  # runtime.lock + build.lock for scripts/run; test.lock (runtime, test extras and build backend) for tests.
+  local locks=(-r "$ROOT/requirements/runtime.lock" -r "$ROOT/requirements/build.lock")
+  [ -z "$extras" ] || locks=(-r "$ROOT/requirements/$extras.lock")
   if [ ! -x "$VENV/bin/python" ]; then
     echo ">> creating $VENV"
     "$PYTHON_BIN" -m venv "$VENV"
-    "$VENV/bin/pip" install -q --upgrade pip
   fi
-  # Re-install only when pyproject.toml changed since the last successful install.
+  # Re-install only when the lock or pyproject.toml changed since the last successful install.
   local stamp="$VENV/.mapay-installed${extras:+-$extras}"
-  if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
-    echo ">> installing $spec into $VENV"
-    "$VENV/bin/pip" install -q -e "$spec"
+  if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] \
+     || [ -n "$(find "$ROOT/requirements" -name '*.lock' -newer "$stamp")" ]; then
+    echo ">> installing the locked requirements and $ROOT (editable) into $VENV"
+    "$VENV/bin/python" -m pip install -q --require-hashes "${locks[@]}"
+    "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$ROOT"
     touch "$stamp"
   fi
 }
