@@ -102,7 +102,6 @@ class LiveView:
         viewport = self.page.viewport_size or {"width": 1280, "height": 800}
         self._cdp = await self.page.context.new_cdp_session(self.page)
         self._cdp.on("Page.screencastFrame", self._on_frame)
-        self.page.on("close", lambda _: self._end())
         await self._cdp.send("Page.enable")
         await self._cdp.send("Page.startScreencast", {
             "format": "jpeg", "quality": JPEG_QUALITY,
