@@ -282,8 +282,8 @@ class LoginDriver:
 
         The driver opens the login page and runs the steps in order (typing the account and the stored password,
         so the person never needs it) up to the first one a person must do: a captcha, slider, one-time code or
-        hook step, any step once the page shows the ``human_check`` element, or a step that fails (a changed
-        page). From there the person finishes the login in the live view; refusals they see are theirs to
+        hook step, any step but a fill once the page shows the ``human_check`` element, or a step that fails (a
+        changed page). From there the person finishes the login in the live view; refusals they see are theirs to
         retry. Returns the captured session values once ``login.success`` signals, as :meth:`run` does; raises
         HumanCheck when nobody finished within ``timeout_seconds``.
         """
@@ -298,8 +298,8 @@ class LoginDriver:
                 self.current_step = step.label(index)
                 if step.captcha or step.slider or step.otp or step.hook:
                     break
-                if index and check and await self._visible(self.page.locator(check).first):
-                    break
+                if step.fill is None and check and await self._visible(self.page.locator(check).first):
+                    break  # typing is harmless; a click would submit what the person has not done yet
                 await self._run_step(step)
         except (ProviderError, PlaywrightError) as exc:
             if index == 0 or (isinstance(exc, PlaywrightError) and isinstance(classify_playwright(exc, ""), BrowserGone)):

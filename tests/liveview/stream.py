@@ -25,7 +25,7 @@ async def screen_point(viewer: Page, x: float, y: float) -> tuple[float, float]:
     return picture["x"] + x / width * picture["width"], picture["y"] + y / height * picture["height"]
 
 
-async def click_through(viewer: Page, real: Page, selector: str) -> None:
+async def click_through(viewer: Page, real: Page, selector: str, *, tap: bool = False) -> None:
     """Click, in the stream, the middle of the element ``selector`` of the real (headless) page (scrolling it into
     sight first with the wheel over the picture, as a person would)."""
     box = await real.locator(selector).first.bounding_box()
@@ -40,18 +40,21 @@ async def click_through(viewer: Page, real: Page, selector: str) -> None:
         await real.wait_for_timeout(150)
         box = await real.locator(selector).first.bounding_box()
         assert box is not None, selector
-    await click_at(viewer, box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await click_at(viewer, box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, tap=tap)
 
 
-async def click_at(viewer: Page, x: float, y: float) -> None:
-    """Click, in the stream, the real page's CSS point (x, y); a touch on a phone-sized viewer is the same."""
+async def click_at(viewer: Page, x: float, y: float, *, tap: bool = False) -> None:
+    """Click (or, on a touch screen, tap) in the stream the real page's CSS point (x, y)."""
     await wait_for_frames(viewer)
     sx, sy = await screen_point(viewer, x, y)
     height = (viewer.viewport_size or {"height": 800})["height"]
     if not 0 <= sy < height:  # the viewer scrolls its own page to see that part of the picture
         await viewer.evaluate("dy => window.scrollBy(0, dy)", sy - height / 2)
         sx, sy = await screen_point(viewer, x, y)
-    await viewer.mouse.click(sx, sy)
+    if tap:
+        await viewer.touchscreen.tap(sx, sy)
+    else:
+        await viewer.mouse.click(sx, sy)
 
 
 async def type_through(viewer: Page, real: Page, selector: str, text: str) -> None:
