@@ -14,7 +14,7 @@ from enum import Enum
 
 from yarl import URL
 
-from agent.accounts.failures import Failure, describe
+from agent.accounts.failures import Failure, describe, takeover_offered
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
 from agent.providers.base import AccountCredentials, HealthState
@@ -43,6 +43,11 @@ class Account:
     failure_class: str | None
     failure_at: int | None  # latest failure
     failing_since: int | None  # first failure of the current spell
+
+    @property
+    def offers_takeover(self) -> bool:
+        """人工接管 is what gets this account going again (see agent.accounts.failures.takeover_offered)."""
+        return self.enabled and takeover_offered(self.health, self.failure_class, self.health_reason)
 
 
 _ACCOUNT_SQL = (

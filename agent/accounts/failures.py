@@ -12,6 +12,14 @@ Two kinds of trouble, kept apart as Home Assistant keeps ``ConfigEntryAuthFailed
 
 ``SessionExpired`` is normally handled inside a job (one fresh login); it reaches here only when the new
 session was refused too.
+
+**人工接管** (a person logs in through the live view of the admin console) is offered for the failures of a
+login that a person at the page can get past and automation cannot (:func:`takeover_offered`): a check only a
+person can do (``human_check``: a captcha kind the solver cannot read, a risk check), a one-time code
+(``needs_code``: typed on the page instead of through ``mapay account otp``), a captcha refused or unreadable
+on every picture (``captcha``), and a login page that changed (``layout`` in a ``login`` step: the person logs
+in on the page as it is now; reading still needs the profile updated if the list changed too). A refused
+password (``refused``) is not offered: the stored password is wrong, the page cannot fix that.
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ from enum import StrEnum
 
 from agent.providers.base import (
     AuthFailed,
+    CaptchaUnsolved,
     HealthState,
+    HumanCheck,
     LayoutChanged,
     NeedsHuman,
     SessionExpired,
@@ -33,6 +43,8 @@ class FailureClass(StrEnum):
     UNREACHABLE = "unreachable"  # TransientError, TimeoutError: network, 5xx, rate limit, slow answer
     REFUSED = "refused"  # AuthFailed
     NEEDS_CODE = "needs_code"  # NeedsHuman
+    HUMAN_CHECK = "human_check"  # HumanCheck: a captcha the solver cannot read, a risk check
+    CAPTCHA = "captcha"  # CaptchaUnsolved: every picture of a login refused or unreadable
     LAYOUT = "layout"  # LayoutChanged: the profile no longer matches the back office
     SESSION = "session"  # SessionExpired even after a fresh login
     INTERNAL = "internal"  # anything else: a bug on our side
@@ -42,6 +54,8 @@ REASONS = {
     FailureClass.UNREACHABLE: "无法连接服务商后台",
     FailureClass.REFUSED: "登录被拒绝，请检查密码",
     FailureClass.NEEDS_CODE: "需要短信验证码",
+    FailureClass.HUMAN_CHECK: "需要人工验证（验证码无法自动识别），请人工接管登录",
+    FailureClass.CAPTCHA: "验证码多次识别失败",
     FailureClass.LAYOUT: "页面结构变化，需要更新配置",
     FailureClass.SESSION: "登录状态无法保持",
     FailureClass.INTERNAL: "读取流水时程序出错",
@@ -77,12 +91,16 @@ def classify(exc: BaseException) -> Failure:
     """The single classification of a provider failure (poll scheduler, browser provider, admin test)."""
     if isinstance(exc, AuthFailed):
         return Failure(HealthState.LOGIN_FAILED, FailureClass.REFUSED, str(exc) or "credentials refused")
+    if isinstance(exc, HumanCheck):
+        return Failure(HealthState.NEEDS_HUMAN, FailureClass.HUMAN_CHECK, str(exc) or "a person must log in")
     if isinstance(exc, NeedsHuman):
         return Failure(HealthState.NEEDS_HUMAN, FailureClass.NEEDS_CODE, str(exc) or "a human step is required")
     if isinstance(exc, LayoutChanged):
         return Failure(HealthState.DEGRADED, FailureClass.LAYOUT, f"{exc.step}: {exc.detail}")
     if isinstance(exc, SessionExpired):
         return Failure(HealthState.DEGRADED, FailureClass.SESSION, f"SessionExpired: {exc}")
+    if isinstance(exc, CaptchaUnsolved):
+        return Failure(HealthState.DEGRADED, FailureClass.CAPTCHA, f"CaptchaUnsolved: {exc}")
     if isinstance(exc, TransientError):
         return Failure(HealthState.DEGRADED, FailureClass.UNREACHABLE, f"TransientError: {exc}")
     if isinstance(exc, TimeoutError):
@@ -98,3 +116,15 @@ def describe(health: HealthState, kind: str | None, *, enabled: bool = True) -> 
         return None
     known = {member.value: member for member in FailureClass}
     return REASONS[known[kind]] if kind in known else _HEALTH_REASONS[health]
+
+
+TAKEOVER_CLASSES = frozenset({FailureClass.HUMAN_CHECK, FailureClass.NEEDS_CODE, FailureClass.CAPTCHA})
+
+
+def takeover_offered(health: HealthState, kind: str | None, detail: str | None) -> bool:
+    """Whether the account's current failure is one a person logging in through the live view gets past."""
+    if health is HealthState.OK or kind is None:
+        return health is HealthState.NEEDS_HUMAN  # written before failure classes: a human step, all the same
+    if kind == FailureClass.LAYOUT:
+        return (detail or "").startswith("login")
+    return kind in TAKEOVER_CLASSES

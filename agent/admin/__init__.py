@@ -6,6 +6,7 @@ from aiohttp import web
 
 from agent.admin.guard import guard
 from agent.admin.views import accounts, codes, dashboard, login, merchants, orders, settings_page, unmatched
+from agent.admin.views.takeover import setup as setup_takeover
 from agent.web.templates import add_static, add_templates
 
 
@@ -13,6 +14,7 @@ def setup(app: web.Application) -> None:
     """Mount the console as a sub-application, so its guard middleware covers every admin route and no other."""
     add_templates(app, "admin", "agent.admin")
     add_static(app, "admin", "agent.admin")  # plain CSS/JS under /static/admin/, readable before sign-in
+    add_static(app, "liveview", "agent.liveview")  # the live view's script and style (人工接管)
     admin = web.Application(middlewares=[guard])
     routes = admin.router
     routes.add_get("/login", login.login_form)
@@ -43,4 +45,5 @@ def setup(app: web.Application) -> None:
     routes.add_get("/unmatched", unmatched.unmatched_page)
     routes.add_post(r"/transactions/{id:[0-9]+}/{action:attach|dismiss}", unmatched.transaction_action)
     routes.add_get("/settings", settings_page.settings_page)
+    setup_takeover(app, admin)  # 人工接管: its desk on the gateway, its routes here
     app.add_subapp("/admin", admin)

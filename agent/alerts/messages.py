@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from agent.accounts.failures import describe
+from agent.accounts.failures import FailureClass, describe, takeover_offered
 from agent.admin.labels import CHANNEL, HEALTH
 from agent.money import format_yuan
 from agent.providers.base import HealthState
@@ -95,14 +95,28 @@ def _duration(ms: int) -> str:
     return f"{hours} 小时" + (f" {rest} 分钟" if rest else "")
 
 
+def _takeover_page(base_url: str, account_id: int) -> str:
+    return f"{base_url}/admin/accounts/{account_id}/takeover"
+
+
 def needs_human(account: AccountFacts, base_url: str) -> Alert:
-    """The provider sent an SMS one-time code: nothing is confirmed on this account until a person types it."""
+    """A person is needed at the login: an SMS one-time code, or a check only a person can do (人工接管)."""
+    if account.failure_class == FailureClass.HUMAN_CHECK:
+        body = (
+            f"{_who(account)}登录时遇到无法自动完成的验证（如无法识别的验证码、风控验证），"
+            "完成之前这个账号收到的付款无法自动确认，也不会自动重试。\n"
+            f"服务商提示：{account.reason or '需要人工验证'}\n"
+            "请在管理后台人工接管：浏览器画面中会打开登录页并自动填写账号密码，由你完成验证，成功后账号立即恢复：\n"
+            f"  人工接管：{_takeover_page(base_url, account.id)}"
+        )
+        return Alert(account_key(account.id, "needs_human"), f"需要人工登录：{account.name}（{account.platform}）", body)
     body = (
         f"{_who(account)}登录时需要短信验证码，输入之前这个账号收到的付款无法自动确认。\n"
         f"服务商提示：{account.reason or '需要人工操作'}\n"
         "请查看接收验证码的手机短信，然后任选一种方式输入：\n"
         f"  命令：mapay account otp {account.id} <验证码>\n"
-        f"  后台：{_account_page(base_url, account.id)}"
+        f"  后台：{_account_page(base_url, account.id)}\n"
+        f"  或人工接管，在浏览器画面中亲自登录：{_takeover_page(base_url, account.id)}"
     )
     return Alert(account_key(account.id, "needs_human"), f"需要验证码：{account.name}（{account.platform}）", body)
 
@@ -134,6 +148,8 @@ def degraded(account: AccountFacts, base_url: str, now_ms: int) -> Alert:
         f"  命令：mapay account test {account.id}\n"
         f"  后台：{_account_page(base_url, account.id)}"
     )
+    if takeover_offered(HealthState.DEGRADED, account.failure_class, account.reason):
+        body += f"\n  自动登录无法完成时可人工接管：{_takeover_page(base_url, account.id)}"
     return Alert(account_key(account.id, "degraded"), f"账号读取异常：{account.name}（{account.platform}）", body)
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from agent.cli.context import CliContext
-from agent.cli.errors import CliProblem
 from agent.cli.output import emit, fail
 from agent.money import format_yuan
 from agent.recorder import Recorder, RecordingError
 from agent.recorder.check import CheckReport, check_profile
+from agent.recorder.live import record_in_live_view
 
 RECORD_HELP = """\
 Log in on the page as usual (type the account and password, solve the captcha, type the SMS code),
@@ -23,21 +23,20 @@ open the transaction list and go to its next page once. Then press Enter here (o
 The password is never written: the draft uses {password} placeholders."""
 
 
-NO_DISPLAY = ("mapay record 需要图形界面：没有设置 DISPLAY 或 WAYLAND_DISPLAY（录制会打开一个可见的 Chromium 窗口，"
-              "供你登录）；请在桌面上运行，或用 ssh -X 登录后再运行")
-
-
 def register(commands: Any) -> None:
     record = commands.add_parser(
         "record", help="record a platform's profile by logging in once in Chromium",
-        description="Opens a Chromium window on the login page; you log in and open the transaction list, mapay "
-                    "writes the draft profile. The window is always shown, so recording needs a desktop (DISPLAY "
-                    "or WAYLAND_DISPLAY set; over ssh: ssh -X). Without one the command stops with one line.")
+        description="Opens Chromium on the login page; you log in and open the transaction list, mapay writes the "
+                    "draft profile. On a desktop (DISPLAY or WAYLAND_DISPLAY set) the browser is a window. Without "
+                    "one (a server, ssh) it runs headless and mapay prints a one-time http://127.0.0.1 URL: open it "
+                    "in any browser (over ssh: ssh -L PORT:127.0.0.1:PORT) and use the page shown there.")
     record.add_argument("name", help="the platform slug (the profile's file name)")
     record.add_argument("--url", required=True, help="the back office's login page")
     record.add_argument("--out", type=Path, help="where to write the draft (default: profiles/NAME.yaml)")
     record.add_argument("--headed", action="store_true",
-                        help="has no effect: the browser window is always shown (kept for older scripts)")
+                        help="has no effect: a window is shown whenever there is a display (kept for older scripts)")
+    record.add_argument("--port", type=int, default=0,
+                        help="without a display: the loopback port of the live view (default: a free one)")
     record.set_defaults(handler=record_profile)
 
     profile = commands.add_parser("profile", help="platform profiles").add_subparsers(dest="action", required=True)
@@ -72,16 +71,19 @@ async def _person_finishes(recorder: Recorder) -> None:
 
 
 async def record_profile(ctx: CliContext, args: argparse.Namespace) -> int:
-    if not _has_display():
-        raise CliProblem(NO_DISPLAY)
+    windowed = _has_display()
     out: Path = args.out or ctx.settings.profile_dirs[0] / f"{args.name}.yaml"
     if out.stem != args.name:
         return fail(f"--out: the file name must be the profile's slug ({args.name}.yaml)")
     try:
-        async with Recorder(args.name, args.url, out=out, headless=False,
+        async with Recorder(args.name, args.url, out=out, headless=not windowed,
                             chromium_path=ctx.settings.chromium_path) as recorder:
-            print(RECORD_HELP, file=sys.stderr)
-            await _person_finishes(recorder)
+            if windowed:
+                print(RECORD_HELP, file=sys.stderr)
+                await _person_finishes(recorder)
+            else:  # no display: the same page, shown in a live view on a loopback URL
+                await record_in_live_view(recorder, port=args.port,
+                                          tell=lambda line: print(line, file=sys.stderr, flush=True))
             draft = await recorder.finish()
     except RecordingError as exc:
         return fail(str(exc))

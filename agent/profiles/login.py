@@ -30,7 +30,15 @@ from agent.db import now_ms
 from agent.profiles.http import BrowserGone, absolute_url, classify_playwright, glob_match, moment_values
 from agent.profiles.model import CaptchaStep, ImageSource, OtpStep, Profile, SliderStep, Step, Wait
 from agent.profiles.template import dig, render
-from agent.providers.base import AuthFailed, LayoutChanged, NeedsHuman, ProviderError, TransientError
+from agent.providers.base import (
+    AuthFailed,
+    CaptchaUnsolved,
+    HumanCheck,
+    LayoutChanged,
+    NeedsHuman,
+    ProviderError,
+    TransientError,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -219,6 +227,7 @@ class LoginDriver:
         self.captured: dict[str, str] = {}
         self._responses = _Responses(page, self._watched_globs(), self._login_answer_globs())
         self._routing = False
+        self._person = False  # a person is at the page (hand_over): what they see is theirs to handle
 
     def _login_answer_globs(self) -> set[str]:
         """Answers read after the page may navigate away: the success signal, waits and token captures."""
@@ -268,6 +277,44 @@ class LoginDriver:
             except PlaywrightError as exc:
                 raise classify_playwright(exc, self.current_step) from exc
 
+    async def hand_over(self, timeout_seconds: float) -> dict[str, str]:
+        """人工接管: do the steps automation still can, then leave the page to a person until the login succeeds.
+
+        The driver opens the login page and runs the steps in order (typing the account and the stored password,
+        so the person never needs it) up to the first one a person must do: a captcha, slider, one-time code or
+        hook step, any step but a fill once the page shows the ``human_check`` element, or a step that fails (a
+        changed page). From there the person finishes the login in the live view; refusals they see are theirs to
+        retry. Returns the captured session values once ``login.success`` signals, as :meth:`run` does; raises
+        HumanCheck when nobody finished within ``timeout_seconds``.
+        """
+        self._person = True
+        if not self._routing:
+            self._routing = True
+            await self._responses.route()
+        steps = self.profile.login.steps
+        check = self.profile.login.human_check
+        try:
+            for index, step in enumerate(steps):
+                self.current_step = step.label(index)
+                if step.captcha or step.slider or step.otp or step.hook:
+                    break
+                if step.fill is None and check and await self._visible(self.page.locator(check).first):
+                    break  # typing is harmless; a click would submit what the person has not done yet
+                await self._run_step(step)
+        except (ProviderError, PlaywrightError) as exc:
+            if index == 0 or (isinstance(exc, PlaywrightError) and isinstance(classify_playwright(exc, ""), BrowserGone)):
+                raise  # no login page, or no browser: nothing for the person to do
+            log.info("takeover_steps_stopped", step=self.current_step, detail=str(exc).splitlines()[0])
+        self.current_step = "login.success (a person logs in)"
+        deadline = time.monotonic() + timeout_seconds
+        while not await self._signalled(self.profile.login.success, self._attempt_seq):
+            if self.page.is_closed():
+                raise TransientError("take-over: the login page was closed")
+            if time.monotonic() > deadline:
+                raise HumanCheck(f"take-over: nobody finished the login within {timeout_seconds:g}s")
+            await asyncio.sleep(POLL_SECONDS * 2)
+        return await self._collect()
+
     async def _run_step(self, step: Step) -> None:
         if step.goto is not None:
             await self._goto(render(step.goto, {**self._values, **moment_values()}, self.profile.zone))
@@ -312,6 +359,7 @@ class LoginDriver:
         except PlaywrightError as exc:
             if isinstance(classify_playwright(exc, ""), BrowserGone):
                 raise
+            await self._human_needed()  # the element is missing because the page asks for something else
             raise self._missing(f"no visible element {selector!r}") from None
         return locator
 
@@ -335,6 +383,7 @@ class LoginDriver:
                 if picture is not None:
                     return picture
             await asyncio.sleep(POLL_SECONDS)
+        await self._human_needed()
         raise self._missing(f"no captcha picture from {source.response or source.selector!r}")
 
     async def _picture(self, selector: str, key: str) -> bytes | None:
@@ -350,10 +399,17 @@ class LoginDriver:
 
     def _spend_picture(self) -> None:
         if self._pictures_left <= 0:
-            raise TransientError(f"{self.current_step}: captcha refused or unreadable {self._pictures} times")
+            raise CaptchaUnsolved(f"{self.current_step}: captcha refused or unreadable {self._pictures} times")
         self._pictures_left -= 1
 
+    async def _human_needed(self) -> None:
+        """Raise HumanCheck when the page shows the profile's ``human_check`` element (not while a person drives)."""
+        selector = self.profile.login.human_check
+        if selector and not self._person and await self._visible(self.page.locator(selector).first):
+            raise HumanCheck(f"{self.current_step}: the page asks for a check only a person can do ({selector})")
+
     async def _captcha(self, step: CaptchaStep) -> None:
+        await self._human_needed()
         while True:
             self._spend_picture()
             raw = await self._solver.classify(await self._image(step.image))
@@ -368,6 +424,7 @@ class LoginDriver:
             await (await self._element(step.refresh)).click()
 
     async def _slider(self, step: SliderStep) -> None:
+        await self._human_needed()
         self._spend_picture()
         background = await self._image(step.background)
         piece = await self._image(step.piece)
@@ -436,7 +493,8 @@ class LoginDriver:
             return ""
 
     async def _check_error(self) -> None:
-        """Raise the classified error when the page shows a refusal."""
+        """Raise the classified error when the page shows a refusal (or asks for a person)."""
+        await self._human_needed()
         text = await self._error_text()
         if not text:
             return

@@ -213,6 +213,9 @@ class Login(Strict):
     success: Wait
     error_selector: str | None = None
     """Element where the page shows a refusal (wrong password, wrong captcha...)."""
+    human_check: str | None = None
+    """Element that, once visible, means the page asks for what only a person can do (a captcha kind the solver
+    cannot read, a risk check): the login stops as needs_human at once, for 人工接管, instead of retrying."""
     errors: ErrorPatterns = ErrorPatterns()
     element_timeout_seconds: float = Field(default=8.0, gt=0, le=120)
     """How long a step waits for its element (or captcha picture) before the page counts as changed."""

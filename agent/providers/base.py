@@ -61,6 +61,11 @@ class TransientError(ProviderError):
     """Network error, 5xx, rate limiting, slow answer: retry later with backoff."""
 
 
+class CaptchaUnsolved(TransientError):
+    """Every captcha picture of a login was refused or unreadable: a later try may read better, a person can
+    solve it now through 人工接管."""
+
+
 class SessionExpired(ProviderError):
     """The provider no longer accepts our session: log in again (once per job)."""
 
@@ -71,6 +76,11 @@ class AuthFailed(ProviderError):
 
 class NeedsHuman(ProviderError):
     """A human step (one-time code) is required before the login can continue."""
+
+
+class HumanCheck(NeedsHuman):
+    """The provider asks for what only a person can do: a captcha kind the solver cannot read ("click the
+    characters in order"), a risk check. Not retried; a person logs in through 人工接管 (the live view)."""
 
 
 class LayoutChanged(ProviderError):

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
-from playwright.async_api import BrowserContext
+from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
 from agent.accounts.failures import classify
@@ -23,7 +23,7 @@ from agent.browser.snapshot import save_snapshot
 from agent.db import now_ms
 from agent.ops import metrics
 from agent.profiles.hooks import load_hooks
-from agent.profiles.http import BrowserGone, call
+from agent.profiles.http import BrowserGone, call, classify_playwright
 from agent.profiles.login import LoginDriver, evaluate_settled
 from agent.profiles.model import Profile
 from agent.profiles.reader import Reading, read_transactions
@@ -33,6 +33,7 @@ from agent.providers.base import (
     AuthFailed,
     Health,
     HealthState,
+    HumanCheck,
     LayoutChanged,
     NeedsHuman,
     ProviderError,
@@ -194,9 +195,9 @@ class BrowserProvider:
             return
         failure = classify(exc)
         self._health = Health(failure.health, failure.detail)
-        if isinstance(exc, NeedsHuman):
+        if isinstance(exc, NeedsHuman) and not isinstance(exc, HumanCheck):
             log.warning("provider_needs_human", account_id=account_id, detail=str(exc))
-            return
+            return  # the login stays parked at its one-time-code step
         if isinstance(exc, AuthFailed):
             self._auth_failure = self._auth_failure or str(exc)
         step = exc.step if isinstance(exc, LayoutChanged) else (driver.current_step if driver else job)
@@ -258,8 +259,42 @@ class BrowserProvider:
     async def _fresh_login(self) -> None:
         await self._close_context(save=False)
         context = await self._open(None)
-        page = await context.new_page()
-        self._driver = LoginDriver(
+        self._driver = self._driver_for(await context.new_page())
+        await self._run_driver(self._driver)
+
+    # -- 人工接管 ------------------------------------------------------------------------------------------
+    async def take_over(self, show: Callable[[Page], Awaitable[None]], timeout_seconds: float) -> None:
+        """Log in with a person at the page (人工接管): a fresh context of this account, its login page handed to
+        ``show`` (the live view) and the steps automation can still do done first (see LoginDriver.hand_over).
+
+        Ends like any login: the session saved, the provider logged in and healthy; a failure is recorded and
+        raised like any job's. Holds the account's lock throughout, so no poll runs meanwhile. A refused login
+        is forgotten first: a person at the page decides what to try.
+        """
+        async with self._lock:
+            self._auth_failure = None
+            self.last_used = time.monotonic()
+            try:
+                await self._job("takeover", lambda: self._login_with_person(show, timeout_seconds))
+            except asyncio.CancelledError:  # the person gave up (取消接管) or the server stops
+                self._driver = None
+                await self._close_context(save=False)
+                raise
+
+    async def _login_with_person(self, show: Callable[[Page], Awaitable[None]], timeout_seconds: float) -> None:
+        await self._close_context(save=False)
+        self._logged_in = False
+        context = await self._open(None)
+        driver = self._driver = self._driver_for(await context.new_page())
+        await show(driver.page)
+        try:
+            values = await driver.hand_over(timeout_seconds)
+        except PlaywrightError as exc:
+            raise classify_playwright(exc, driver.current_step) from exc
+        await self._logged_in_by(driver, values)
+
+    def _driver_for(self, page: Page) -> LoginDriver:
+        return LoginDriver(
             self.profile, page, base_url=self.base_url, username=self.account.username,
             password=self.account.password, solver=self._agent.solver,
             otp_source=lambda sent_after: self._agent.take_otp(self.account.account_id, sent_after),
@@ -267,7 +302,6 @@ class BrowserProvider:
                 self.account.account_id, self.profile.slug, kind, ok),  # type: ignore[arg-type]
             hooks=load_hooks(self.profile),
         )
-        await self._run_driver(self._driver)
 
     async def _run_driver(self, driver: LoginDriver) -> None:
         if driver.page.is_closed():
@@ -275,12 +309,17 @@ class BrowserProvider:
             await self._fresh_login()
             return
         try:
-            self._values = await driver.run()
+            values = await driver.run()
         except ProviderError as exc:
             if not isinstance(exc, NeedsHuman):  # a login parked for a one-time code has not ended yet
                 metrics.login_attempted(self.profile.slug, ok=False)
             raise
+        await self._logged_in_by(driver, values)
+
+    async def _logged_in_by(self, driver: LoginDriver, values: dict[str, str]) -> None:
+        """A login ended well (by the driver or a person): keep its values and save the session."""
         metrics.login_attempted(self.profile.slug, ok=True)
+        self._values = values
         self._driver = None
         self._logged_in = True
         self.logins += 1
