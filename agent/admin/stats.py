@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from agent.db import Database, now_ms
-from agent.timefmt import SHANGHAI, to_ms
+from agent.timefmt import SHANGHAI, shanghai_day_start_ms
 
 CHART_DAYS = 7
 
@@ -37,9 +37,7 @@ class Day:
 
 def day_start(at_ms: int, days_back: int = 0) -> int:
     """Epoch ms of Shanghai midnight ``days_back`` days before the day containing ``at_ms``."""
-    local = datetime.fromtimestamp(at_ms / 1000, SHANGHAI)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days_back)
-    return to_ms(midnight)
+    return shanghai_day_start_ms(at_ms, days_back)
 
 
 async def today(db: Database, now: int | None = None) -> Today:
