@@ -10,7 +10,8 @@ from agent.cli.output import emit, fail
 from agent.matching import OrderStateError, close_order, mark_paid
 from agent.money import format_yuan
 from agent.notify.outbox import requeue
-from agent.orders import ORDER_COLUMNS, Order, OrderStatus, get_order
+from agent.orders import Order, OrderStatus, get_order
+from agent.orders.queries import latest_orders
 from agent.timefmt import format_local
 
 
@@ -55,19 +56,8 @@ def _summary(order: Order) -> dict[str, Any]:
 
 
 async def order_list(ctx: CliContext, args: argparse.Namespace) -> int:
-    where, params = [], []
-    if args.status:
-        where.append("status = ?")
-        params.append(args.status)
-    if args.pid:
-        where.append("pid = ?")
-        params.append(args.pid)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    rows = await ctx.db.fetchall(
-        f"SELECT {ORDER_COLUMNS} FROM orders {clause} ORDER BY created_at DESC LIMIT ?",
-        (*params, max(1, min(args.limit, 1000))),
-    )
-    emit([_summary(Order.from_row(row)) for row in rows], as_json=args.json)
+    orders = await latest_orders(ctx.db, status=args.status or None, pid=args.pid or None, limit=max(1, min(args.limit, 1000)))
+    emit([_summary(order) for order in orders], as_json=args.json)
     return 0
 
 

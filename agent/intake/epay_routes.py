@@ -7,7 +7,6 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.allocation.clock import DAY_MS, shanghai_day_start_ms
 from agent.db import now_ms
 from agent.intake.errors import IntakeError, Reason
 from agent.intake.fields import MAPI, SUBMIT, CreateRules, flat_params, order_draft, parse_pid
@@ -15,7 +14,8 @@ from agent.intake.service import INTAKE
 from agent.keys import DB, SETTINGS
 from agent.merchants import Merchant
 from agent.money import format_yuan
-from agent.orders import ORDER_COLUMNS, Order, OrderStatus, get_order, get_order_by_out_trade_no
+from agent.orders import Order, OrderStatus, get_order, get_order_by_out_trade_no
+from agent.orders.queries import latest_orders, paid_counts
 from agent.timefmt import format_local
 from agent.web.requests import BadRequest, parse_int, read_form
 
@@ -124,24 +124,16 @@ async def _orders(request: web.Request, merchant: Merchant, params: dict[str, st
         limit = parse_int(raw, field="limit", low=1, high=ORDERS_LIMIT_MAX)
     except BadRequest as exc:
         raise IntakeError(f"limit 必须是 1 到 {ORDERS_LIMIT_MAX} 之间的整数") from exc
-    rows = await request.app[DB].fetchall(
-        f"SELECT {ORDER_COLUMNS} FROM orders WHERE pid = ? ORDER BY created_at DESC, trade_no DESC LIMIT ?",
-        (merchant.pid, limit),
-    )
-    return {"code": 1, "msg": "查询订单记录成功", "data": [epay_order(Order.from_row(row)) for row in rows]}
+    orders = await latest_orders(request.app[DB], pid=merchant.pid, limit=limit)
+    return {"code": 1, "msg": "查询订单记录成功", "data": [epay_order(order) for order in orders]}
 
 
 async def _query(request: web.Request, merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
-    today = shanghai_day_start_ms(now_ms())
-    row = await request.app[DB].fetchone(
-        "SELECT count(*), coalesce(sum(paid_at >= ?), 0), coalesce(sum(paid_at >= ? AND paid_at < ?), 0) "
-        "FROM orders WHERE pid = ? AND status = 'paid'",
-        (today, today - DAY_MS, today, merchant.pid),
-    )
-    assert row is not None
+    paid = await paid_counts(request.app[DB], merchant.pid, now_ms())
     return {
         "code": 1, "msg": "查询商户成功", "pid": merchant.pid, "name": merchant.name,
-        "active": int(merchant.enabled), "orders": row[0], "order_today": row[1], "order_lastday": row[2],
+        "active": int(merchant.enabled), "orders": paid.total, "order_today": paid.today,
+        "order_lastday": paid.yesterday,
     }
 
 

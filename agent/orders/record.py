@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-
 # The epay ``type`` a paid order gets when nobody chose a method (submit.php without ``type``) and no
 # provider payment says which channel paid (补单 by hand without a transaction). Every epay client accepts
 # it, and a notify without ``type`` is refused by independent clients ("Missing callback fields: type").
