@@ -8,10 +8,7 @@ from dataclasses import dataclass
 from agent.accounts.book import UNCHANGED, Unchanged
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
-
-
-class CodeBusy(ValueError):
-    """The change would move a code's pending orders out of the matching scope their amounts were unique in."""
+from agent.errors import CodeBusy
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from yarl import URL
 from agent.accounts.failures import Failure, describe
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
+from agent.errors import AccountExists
 from agent.providers.base import AccountCredentials, HealthState
 
 
@@ -49,17 +50,6 @@ _ACCOUNT_SQL = (
     "SELECT a.id, p.slug AS platform, a.name, a.username, a.base_url, a.enabled, a.health, a.health_reason, "
     "a.failure_class, a.failure_at, a.failing_since FROM accounts a JOIN platforms p ON p.id = a.platform_id"
 )
-
-
-class AccountExists(sqlite3.IntegrityError):
-    """The platform already has an account with this username (raised in place of sqlite's own error, so
-    callers that caught that keep working); ``existing_id`` is that account's id."""
-
-    def __init__(self, platform: str, username: str, existing_id: int) -> None:
-        super().__init__(
-            f"{platform} 平台下用户名 {username} 已是账号 #{existing_id}：要改它请用 mapay account update {existing_id}"
-        )
-        self.existing_id = existing_id
 
 
 def checked_base_url(value: str) -> str:

@@ -19,9 +19,10 @@ from typing import TypeVar
 import structlog
 
 from agent.allocation.clock import shanghai_day_start_ms
-from agent.allocation.pool_view import AllocationError, PoolView, Slot
+from agent.allocation.pool_view import PoolView, Slot
 from agent.allocation.trade_no import new_trade_no, new_trade_nos
 from agent.db import Database, now_ms
+from agent.errors import AllocationError, DuplicateOutTradeNo
 from agent.orders import Order, OrderStatus
 from agent.settings import Settings
 
@@ -53,10 +54,6 @@ _FORGET_EVERY_MS = 60_000
 
 _T = TypeVar("_T")
 _Work = Callable[[sqlite3.Connection, PoolView, int], _T]
-
-
-class DuplicateOutTradeNo(Exception):
-    """The merchant's order number already has an order: the caller applies the re-use rules."""
 
 
 @dataclass(frozen=True, slots=True)

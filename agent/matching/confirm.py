@@ -16,6 +16,7 @@ import structlog
 
 from agent.audit import write_audit
 from agent.db import Database, now_ms
+from agent.errors import OrderStateError
 from agent.matching.matcher import Candidate, Payment, match
 from agent.ops import metrics
 from agent.orders import UNKNOWN_CHANNEL_TYPE, Order, OrderStatus, get_order
@@ -51,10 +52,6 @@ _DUPLICATES_SQL = (
     "WHERE t.account_id = ? AND t.status = 'unmatched' AND t.duplicate_of IS NULL AND t.seen_at >= ?"
 )
 _DUPLICATE_WINDOW_MS = 86_400_000  # the longest quarantine settings allow
-
-
-class OrderStateError(Exception):
-    """The order or transaction cannot take this action (missing, already paid, closed, already matched)."""
 
 
 @dataclass(frozen=True, slots=True)

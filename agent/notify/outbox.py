@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from agent.audit import write_audit
 from agent.db import Database, now_ms
-from agent.matching import OrderStateError
+from agent.errors import OrderStateError
 
 
 class Outcome(StrEnum):

@@ -11,9 +11,10 @@ from agent.admin.plumbing import Upload, audit, form_of, path_id, render, see_ot
 from agent.admin.qrimage import decode_qr, svg_data_uri
 from agent.admin.stats import day_start
 from agent.db import now_ms
+from agent.errors import CodeBusy
 from agent.keys import ACCOUNTS, DB, POOL
 from agent.money import format_yuan
-from agent.pool import Code, CodeBusy
+from agent.pool import Code
 
 MAX_PAYLOAD = 1024
 
