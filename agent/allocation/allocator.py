@@ -23,7 +23,7 @@ from agent.allocation.pool_view import PoolView, Slot
 from agent.allocation.trade_no import new_trade_no, new_trade_nos
 from agent.db import Database, now_ms
 from agent.errors import AllocationError, DuplicateOutTradeNo
-from agent.orders import Order, OrderStatus
+from agent.orders import Order, OrderStatus, transitions
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -31,19 +31,6 @@ log = structlog.get_logger(__name__)
 _MAX_BATCH = 64
 
 _EPOCH_SQL = "SELECT epoch FROM allocation_epoch"
-_SWEEP_SQL = (
-    "UPDATE orders SET status = 'expired' WHERE status = 'pending' AND expires_at < ? "
-    "RETURNING scope, pay_amount_fen, code_id, created_at"
-)
-_INSERT_SQL = (
-    "INSERT INTO orders (trade_no, pid, out_trade_no, type, name, money_fen, pay_amount_fen, code_id, "
-    "account_id, scope, status, created_at, expires_at, param, notify_url, return_url, clientip, device, "
-    "sitename) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_RENEW_SQL = (
-    "UPDATE orders SET status = 'pending', pay_amount_fen = ?, code_id = ?, account_id = ?, scope = ?, "
-    "created_at = ?, expires_at = ? WHERE trade_no = ? AND status = 'expired'"
-)
 _TOUCH_SQL = "UPDATE codes SET last_used_at = ? WHERE id = ?"
 _POLICY_SQL = (
     "UPDATE amount_quarantine_policy SET paid_ms = ?1, expired_ms = ?2 "
@@ -107,15 +94,11 @@ class Allocator:
                 slot = view.next(conn, expired.money_fen)
                 order = self._order(expired, expired.trade_no, slot, now)
                 try:
-                    cursor = conn.execute(
-                        _RENEW_SQL,
-                        (order.pay_amount_fen, slot.code.code_id, slot.code.account_id, slot.code.scope,
-                         now, order.expires_at, order.trade_no),
-                    )
+                    renewed = transitions.renew(conn, order)
                 except sqlite3.IntegrityError as exc:
                     _resolve_clash(exc, view, slot, order.trade_no, now)
                     continue
-                if cursor.rowcount == 0:
+                if not renewed:
                     return None
                 view.use(slot)
                 return order
@@ -137,7 +120,7 @@ class Allocator:
             now = now_ms()
             self._maintain_quarantine(conn, now)
             epoch = _epoch(conn)
-            expired = conn.execute(_SWEEP_SQL, (now - self._settings.match_skew_seconds * 1000,)).fetchall()
+            expired = transitions.expire_overdue_in(conn, now - self._settings.match_skew_seconds * 1000)
             day_start = shanghai_day_start_ms(now)
             if view is not None and view.epoch == epoch and view.day_start == day_start:
                 view.release(expired)
@@ -207,7 +190,7 @@ class Allocator:
             if one_by_one:
                 return [self._insert(conn, view, d, t, now) for d, t in zip(drafts, trade_nos, strict=True)]
             outcomes = [self._choose(conn, view, d, t, now) for d, t in zip(drafts, trade_nos, strict=True)]
-            conn.executemany(_INSERT_SQL, [_insert_params(o) for o in outcomes if isinstance(o, Order)])
+            transitions.insert_orders(conn, [o for o in outcomes if isinstance(o, Order)])
             return outcomes
 
         return work
@@ -230,7 +213,7 @@ class Allocator:
                 slot = view.next(conn, draft.money_fen)
                 order = self._order(draft, trade_no, slot, now)
                 try:
-                    conn.execute(_INSERT_SQL, _insert_params(order))
+                    transitions.insert_order(conn, order)
                 except sqlite3.IntegrityError as exc:
                     trade_no = _resolve_clash(exc, view, slot, trade_no, now)
                     continue
@@ -267,11 +250,3 @@ def _resolve_clash(exc: sqlite3.IntegrityError, view: PoolView, slot: Slot, trad
         return new_trade_no(now)
     raise exc
 
-
-def _insert_params(order: Order) -> tuple[object, ...]:
-    return (
-        order.trade_no, order.pid, order.out_trade_no, order.type, order.name, order.money_fen,
-        order.pay_amount_fen, order.code_id, order.account_id, order.scope, order.created_at,
-        order.expires_at, order.param, order.notify_url, order.return_url, order.clientip, order.device,
-        order.sitename,
-    )

@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+import aiosqlite
+
 from agent.audit import write_audit
 from agent.db import Database, now_ms
 from agent.errors import OrderStateError
+from agent.orders import OrderStatus, get_order
 
 
 class Outcome(StrEnum):
@@ -45,6 +48,15 @@ class Attempt:
         if self.error is not None:
             return self.error
         return f"HTTP {self.http_status}: {self.body_excerpt}"
+
+
+async def queue_notify(conn: aiosqlite.Connection, trade_no: str, now: int) -> None:
+    """The notify job of an order just confirmed, due now; inside the confirming transaction, so a paid order
+    always gets a notify and a notify never goes out for an unpaid order."""
+    await conn.execute(
+        "INSERT INTO notify_jobs (trade_no, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?)",
+        (trade_no, now, now, now),
+    )
 
 
 async def claim_due(db: Database, limit: int, lease_ms: int) -> list[Claim]:
@@ -106,9 +118,10 @@ async def requeue(db: Database, trade_no: str, *, actor: str) -> None:
     Works from any process (the CLI writes, the server's worker picks it up within a second). Audited.
     Raises OrderStateError unless the order is paid.
     """
-    status = await db.fetchval("SELECT status FROM orders WHERE trade_no = ?", (trade_no,))
-    if status != "paid":
-        raise OrderStateError(f"order {trade_no} is {status or 'not found'}, only paid orders are notified")
+    order = await get_order(db, trade_no)
+    if order is None or order.status is not OrderStatus.PAID:
+        status = "not found" if order is None else order.status.value
+        raise OrderStateError(f"order {trade_no} is {status}, only paid orders are notified")
     now = now_ms()
     async with db.transaction() as conn:
         await conn.execute(
