@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from agent.accounts.book import UNCHANGED, Unchanged
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
+from agent.db.rows import record
 from agent.errors import CodeBusy
 
 
@@ -28,6 +30,61 @@ _CODE_SQL = (
     "SELECT id, account_id, label, payload, image IS NOT NULL AS has_image, terminal_id, enabled, "
     "daily_cap_fen, last_used_at FROM codes"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class CodeCounts:
+    """An account's codes: how many, and how many of them enabled."""
+
+    codes: int
+    enabled_codes: int
+
+
+@dataclass(frozen=True, slots=True)
+class CodePlace:
+    """A code with the account it pays into, as an order's timeline names it."""
+
+    id: int
+    label: str
+    terminal_id: str | None
+    account_id: int
+    account: str  # the account's name
+
+
+@dataclass(frozen=True, slots=True)
+class CodeArtwork:
+    """What a code's picture is made from: its payload, else the uploaded image."""
+
+    payload: str | None
+    image: bytes | None
+    image_type: str | None
+
+
+def touch_codes(conn: sqlite3.Connection, touched: Iterable[tuple[int, int]]) -> None:
+    """Stamp (last_used_at, code_id) pairs, inside the allocator's transaction (plain sqlite3, writer thread)."""
+    conn.executemany("UPDATE codes SET last_used_at = ? WHERE id = ?", touched)
+
+
+async def code_artwork(db: Database, code_id: int) -> CodeArtwork | None:
+    row = await db.fetchone("SELECT payload, image, image_type FROM codes WHERE id = ?", (code_id,))
+    if row is None:
+        return None
+    return CodeArtwork(row["payload"], None if row["image"] is None else bytes(row["image"]), row["image_type"])
+
+
+async def code_counts_by_account(db: Database) -> dict[int, CodeCounts]:
+    rows = await db.fetchall(
+        "SELECT account_id, count(*) AS codes, sum(enabled) AS enabled_codes FROM codes GROUP BY account_id"
+    )
+    return {row["account_id"]: CodeCounts(row["codes"], row["enabled_codes"]) for row in rows}
+
+
+async def code_place(db: Database, code_id: int) -> CodePlace | None:
+    row = await db.fetchone(
+        "SELECT c.id, c.label, c.terminal_id, a.id AS account_id, a.name AS account FROM codes c "
+        "JOIN accounts a ON a.id = c.account_id WHERE c.id = ?", (code_id,),
+    )
+    return None if row is None else record(CodePlace, row)
 
 
 def _changes(current: Code, **wanted: object) -> dict[str, object]:

@@ -26,7 +26,7 @@ from agent.cashier.qr import code_picture
 from agent.db import now_ms
 from agent.keys import DB, MERCHANTS
 from agent.money import format_yuan
-from agent.orders import Order, OrderStatus, get_order
+from agent.orders import Order, OrderStatus, get_order, transitions
 from agent.polling import POLL_SCHEDULER
 from agent.web.requests import BadRequest, read_form
 
@@ -148,14 +148,7 @@ async def choose_method(request: web.Request) -> web.Response:
         return web.Response(status=exc.status, text=exc.message)
     if method not in CHOOSABLE_METHODS:
         return web.Response(status=400, text="不支持的支付方式")
-    async with request.app[DB].transaction() as conn:
-        cursor = await conn.execute(
-            "UPDATE orders SET type = ? "
-            "WHERE trade_no = ? AND status = 'pending' AND type IS NULL AND expires_at >= ?",
-            (method, order.trade_no, now_ms()),
-        )
-        changed = cursor.rowcount
-    if changed:
+    if await transitions.choose_method(request.app[DB], order.trade_no, method):
         log.info("cashier_method_chosen", trade_no=order.trade_no, type=method)
     raise web.HTTPSeeOther(request.app.router["cashier-page"].url_for(trade_no=order.trade_no))
 
