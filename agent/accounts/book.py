@@ -116,6 +116,18 @@ class AccountBook:
     async def accounts(self) -> list[Account]:
         return [_account(row) for row in await self._db.fetchall(f"{_ACCOUNT_SQL} ORDER BY a.id")]
 
+    async def health_at(self, account_id: int) -> int | None:
+        """When the account's health last changed (epoch ms)."""
+        value = await self._db.fetchval("SELECT health_at FROM accounts WHERE id = ?", (account_id,))
+        return None if value is None else int(value)
+
+    async def count_by_health(self) -> list[tuple[str, int, int]]:
+        """(health, enabled accounts, disabled accounts) for every health state present."""
+        rows = await self._db.fetchall(
+            "SELECT health, sum(enabled) AS on_, sum(1 - enabled) AS off FROM accounts GROUP BY health ORDER BY health"
+        )
+        return [(row["health"], row["on_"], row["off"]) for row in rows]
+
     async def credentials(self, account_id: int) -> AccountCredentials:
         row = await self._db.fetchone(
             "SELECT a.id, p.slug, a.username, a.secret_enc, a.base_url FROM accounts a "

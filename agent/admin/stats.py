@@ -76,25 +76,6 @@ async def last_days(db: Database, now: int | None = None, days: int = CHART_DAYS
     return result
 
 
-async def notify_counts(db: Database) -> dict[str, int]:
-    """Outbox jobs by state: ``pending`` (incl. retrying), ``retrying`` (failed at least once), ``failed``."""
-    row = await db.fetchone(
-        "SELECT coalesce(sum(status = 'pending'), 0) AS pending, "
-        "coalesce(sum(status = 'pending' AND attempts > 0), 0) AS retrying, "
-        "coalesce(sum(status = 'failed'), 0) AS failed FROM notify_jobs"
-    )
-    assert row is not None
-    return {"pending": row["pending"], "retrying": row["retrying"], "failed": row["failed"]}
-
-
-async def accounts_by_health(db: Database) -> list[tuple[str, int, int]]:
-    """(health, enabled accounts, disabled accounts) for every health state present."""
-    rows = await db.fetchall(
-        "SELECT health, sum(enabled) AS on_, sum(1 - enabled) AS off FROM accounts GROUP BY health ORDER BY health"
-    )
-    return [(row["health"], row["on_"], row["off"]) for row in rows]
-
-
 @dataclass(frozen=True, slots=True)
 class Bar:
     day: Day

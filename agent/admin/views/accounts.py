@@ -15,6 +15,7 @@ from agent.admin.plumbing import audit, form_of, path_id, render, see_other
 from agent.keys import ACCOUNTS, DB, POOL, SECRETS, SETTINGS
 from agent.platforms import CATALOGUE
 from agent.polling import POLL_SCHEDULER
+from agent.pool import code_counts_by_account
 
 PLATFORM_NAMES = {p.slug: p.name for p in CATALOGUE}
 
@@ -23,12 +24,7 @@ async def _list_page(
     request: web.Request, *, errors: Mapping[str, str] | None = None, values: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    db = request.config_dict[DB]
-    usage = {
-        row["account_id"]: row for row in await db.fetchall(
-            "SELECT account_id, count(*) AS codes, sum(enabled) AS enabled_codes FROM codes GROUP BY account_id"
-        )
-    }
+    usage = await code_counts_by_account(request.config_dict[DB])
     return render(request, "accounts.html", {
         "accounts": await request.config_dict[ACCOUNTS].accounts(), "usage": usage,
         "done": request.query.get("done", ""),
@@ -70,11 +66,10 @@ async def _account(request: web.Request) -> Account:
 
 
 async def _detail_page(request: web.Request, account: Account, **extra: Any) -> web.Response:
-    db = request.config_dict[DB]
     settings = request.config_dict[SETTINGS]
     context = {
         "account": account, "platform_names": PLATFORM_NAMES,
-        "health_at": await db.fetchval("SELECT health_at FROM accounts WHERE id = ?", (account.id,)),
+        "health_at": await request.config_dict[ACCOUNTS].health_at(account.id),
         "codes": await request.config_dict[POOL].codes(account.id),
         "snapshot": snapshots.latest(settings.data_dir, account.id),
         "done": request.query.get("done", ""), "tested": None, "test_error": "", "errors": {},

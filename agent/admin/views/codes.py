@@ -9,12 +9,13 @@ from aiohttp import web
 from agent.admin.forms import FieldError, at_most, int_id, optional_yuan
 from agent.admin.plumbing import Upload, audit, form_of, path_id, render, see_other
 from agent.admin.qrimage import decode_qr, svg_data_uri
-from agent.admin.stats import day_start
 from agent.db import now_ms
 from agent.errors import CodeBusy
 from agent.keys import ACCOUNTS, DB, POOL
 from agent.money import format_yuan
+from agent.orders.queries import usage_by_code
 from agent.pool import Code
+from agent.timefmt import shanghai_day_start_ms
 
 MAX_PAYLOAD = 1024
 
@@ -26,14 +27,7 @@ async def _page(
     db = request.config_dict[DB]
     pool = request.config_dict[POOL]
     accounts = await request.config_dict[ACCOUNTS].accounts()
-    usage = {
-        row["code_id"]: row for row in await db.fetchall(
-            "SELECT code_id, count(*) AS orders, coalesce(sum(status = 'paid'), 0) AS paid, "
-            "coalesce(sum(CASE WHEN status = 'paid' THEN money_fen END), 0) AS paid_fen FROM orders "
-            "WHERE created_at >= ? GROUP BY code_id",
-            (day_start(now_ms()),),
-        )
-    }
+    usage = await usage_by_code(db, shanghai_day_start_ms(now_ms()))
     codes = await pool.codes()
     return render(request, "codes.html", {
         "codes": codes, "accounts": {a.id: a for a in accounts},

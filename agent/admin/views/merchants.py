@@ -11,6 +11,7 @@ from agent import epay
 from agent.admin.plumbing import audit, form_of, path_id, render
 from agent.keys import DB, MERCHANTS, SETTINGS
 from agent.merchants import Merchant
+from agent.orders.queries import usage_by_merchant
 
 MAX_NAME = 64
 
@@ -31,12 +32,7 @@ async def _page(
 ) -> web.Response:
     db = request.config_dict[DB]
     merchants = await request.config_dict[MERCHANTS].list()
-    totals = {
-        row["pid"]: row for row in await db.fetchall(
-            "SELECT pid, count(*) AS orders, coalesce(sum(status = 'paid'), 0) AS paid, "
-            "coalesce(sum(CASE WHEN status = 'paid' THEN money_fen END), 0) AS paid_fen FROM orders GROUP BY pid"
-        )
-    }
+    totals = await usage_by_merchant(db)
     base_url = request.config_dict[SETTINGS].base_url
     example_for = revealed or (merchants[-1] if merchants else None)
     context: dict[str, Any] = {
