@@ -9,7 +9,7 @@ from agent.cli.context import CliContext
 from agent.cli.output import emit, fail
 from agent.matching import OrderStateError, close_order, mark_paid
 from agent.money import format_yuan
-from agent.notify.outbox import requeue
+from agent.notify.outbox import attempts_of, requeue
 from agent.orders import Order, OrderStatus, get_order
 from agent.orders.queries import latest_orders
 from agent.timefmt import format_local
@@ -65,11 +65,7 @@ async def order_show(ctx: CliContext, args: argparse.Namespace) -> int:
     order = await get_order(ctx.db, args.trade_no)
     if order is None:
         return fail(f"order {args.trade_no} not found")
-    attempts = await ctx.db.fetchall(
-        "SELECT attempted_at, http_status, outcome, body_excerpt FROM notify_attempts "
-        "WHERE trade_no = ? ORDER BY attempted_at",
-        (order.trade_no,),
-    )
+    attempts = await attempts_of(ctx.db, order.trade_no)
     detail = {
         **_summary(order),
         "name": order.name,
@@ -80,8 +76,8 @@ async def order_show(ctx: CliContext, args: argparse.Namespace) -> int:
         "notify_url": order.notify_url,
         "return_url": order.return_url,
         "notify_attempts": [
-            {"at": format_local(a["attempted_at"]), "http_status": a["http_status"], "outcome": a["outcome"],
-             "body": a["body_excerpt"]}
+            {"at": format_local(a.attempted_at), "http_status": a.http_status, "outcome": a.outcome,
+             "body": a.body_excerpt}
             for a in attempts
         ],
     }

@@ -12,7 +12,7 @@ from typing import Any
 
 from agent.accounts import UNCHANGED, AccountExists, Unchanged
 from agent.accounts.otp import deliver_otp
-from agent.audit import write_audit
+from agent.audit import record_audit
 from agent.browser.agent import test_account
 from agent.cli.context import CliContext
 from agent.cli.errors import CliProblem
@@ -137,8 +137,7 @@ async def merchant_enable(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def _audit(ctx: CliContext, action: str, target: str) -> None:
-    async with ctx.db.transaction() as conn:
-        await write_audit(conn, "cli", action, target, {})
+    await record_audit(ctx.db, "cli", action, target, {})
 
 
 async def platform_list(ctx: CliContext, args: argparse.Namespace) -> int:
