@@ -24,6 +24,7 @@ from agent.allocation.trade_no import new_trade_no, new_trade_nos
 from agent.db import Database, now_ms
 from agent.errors import AllocationError, DuplicateOutTradeNo
 from agent.orders import Order, OrderStatus, transitions
+from agent.pool import touch_codes
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -31,7 +32,6 @@ log = structlog.get_logger(__name__)
 _MAX_BATCH = 64
 
 _EPOCH_SQL = "SELECT epoch FROM allocation_epoch"
-_TOUCH_SQL = "UPDATE codes SET last_used_at = ? WHERE id = ?"
 _POLICY_SQL = (
     "UPDATE amount_quarantine_policy SET paid_ms = ?1, expired_ms = ?2 "
     "WHERE id = 1 AND (paid_ms != ?1 OR expired_ms != ?2)"
@@ -128,7 +128,7 @@ class Allocator:
                 view = PoolView.load(conn, day_start, self._settings)
             view.begin(now)
             result = work(conn, view, now)
-            conn.executemany(_TOUCH_SQL, view.touched())
+            touch_codes(conn, view.touched())
             view.epoch = _epoch(conn)  # our own writes moved it; nobody else can while we hold the write lock
             return result, view
 
