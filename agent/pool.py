@@ -65,6 +65,14 @@ def touch_codes(conn: sqlite3.Connection, touched: Iterable[tuple[int, int]]) ->
     conn.executemany("UPDATE codes SET last_used_at = ? WHERE id = ?", touched)
 
 
+async def make_least_recently_used(db: Database, code_id: int) -> None:
+    """Put ``code_id`` first in the rotation (the demo's way of choosing a platform)."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE codes SET last_used_at = (SELECT min(last_used_at) FROM codes) - 1 WHERE id = ?", (code_id,)
+        )
+
+
 async def code_artwork(db: Database, code_id: int) -> CodeArtwork | None:
     row = await db.fetchone("SELECT payload, image, image_type FROM codes WHERE id = ?", (code_id,))
     if row is None:

@@ -15,7 +15,7 @@ import aiohttp
 from agent.accounts import AccountBook
 from agent.db import Database
 from agent.platforms import CATALOGUE
-from agent.pool import Pool
+from agent.pool import Pool, make_least_recently_used
 from fixtures.client import ControlClient
 
 PLATFORM_TITLES = {platform.slug: platform.name for platform in CATALOGUE}
@@ -70,7 +70,4 @@ async def put_first_in_line(db: Database, code_id: int) -> None:
     """Make ``code_id`` the least recently used code, so allocation offers it first (the demo's platform
     choice: mapi.php has no such field). The amount still decides: a code whose scope already holds the
     price loses to another code that is free at the exact price."""
-    async with db.transaction() as conn:
-        await conn.execute(
-            "UPDATE codes SET last_used_at = (SELECT min(last_used_at) FROM codes) - 1 WHERE id = ?", (code_id,)
-        )
+    await make_least_recently_used(db, code_id)
