@@ -21,10 +21,10 @@ import structlog
 from agent.allocation.clock import shanghai_day_start_ms
 from agent.allocation.pool_view import PoolView, Slot
 from agent.allocation.trade_no import new_trade_no, new_trade_nos
+from agent.codes import touch_codes
 from agent.db import Database, now_ms
 from agent.errors import AllocationError, DuplicateOutTradeNo
 from agent.orders import Order, OrderStatus, transitions
-from agent.pool import touch_codes
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)

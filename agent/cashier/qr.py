@@ -8,8 +8,8 @@ from functools import lru_cache
 
 import segno
 
+from agent.codes import code_artwork
 from agent.db import Database
-from agent.pool import code_artwork
 
 # Uploaded pictures are served only as these types; anything else would let an upload pose as a page.
 _MAGIC = (

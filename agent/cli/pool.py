@@ -268,7 +268,7 @@ async def code_add(ctx: CliContext, args: argparse.Namespace) -> int:
     if args.image:
         image_type = "image/png" if args.image.suffix.lower() == ".png" else "image/jpeg"
     try:
-        code = await ctx.pool.add_code(
+        code = await ctx.codes.add_code(
             args.account, payload=args.payload, image=image, image_type=image_type,
             terminal_id=args.terminal, label=args.label, daily_cap_fen=cap,
         )
@@ -286,7 +286,7 @@ async def code_update(ctx: CliContext, args: argparse.Namespace) -> int:
     except MoneyError as exc:
         return fail(f"--daily-cap: {exc}")
     try:
-        code = await ctx.pool.update_code(
+        code = await ctx.codes.update_code(
             args.id, label=args.label, terminal_id=_cleared_if_empty(args.terminal), daily_cap_fen=cap
         )
     except (LookupError, ValueError) as exc:
@@ -296,14 +296,14 @@ async def code_update(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def code_list(ctx: CliContext, args: argparse.Namespace) -> int:
-    emit(await ctx.pool.codes(args.account), as_json=args.json)
+    emit(await ctx.codes.codes(args.account), as_json=args.json)
     return 0
 
 
 async def code_enable(ctx: CliContext, args: argparse.Namespace) -> int:
     try:
-        await ctx.pool.set_code_enabled(args.id, args.enabled)
+        await ctx.codes.set_code_enabled(args.id, args.enabled)
     except LookupError as exc:
         return fail(str(exc))
-    emit(await ctx.pool.code(args.id), as_json=args.json)
+    emit(await ctx.codes.code(args.id), as_json=args.json)
     return 0

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import aiohttp
 
 from agent.accounts import AccountBook
+from agent.codes import CodeBook, make_least_recently_used
 from agent.db import Database
 from agent.platforms import CATALOGUE
-from agent.pool import Pool, make_least_recently_used
 from fixtures.client import ControlClient
 
 PLATFORM_TITLES = {platform.slug: platform.name for platform in CATALOGUE}
@@ -50,7 +50,7 @@ class SimulatedAccount:
 
 
 async def add_simulated_account(
-    accounts: AccountBook, pool: Pool, platform: str, base_url: str, http: aiohttp.ClientSession, *, username: str, terminal_id: str
+    accounts: AccountBook, pool: CodeBook, platform: str, base_url: str, http: aiohttp.ClientSession, *, username: str, terminal_id: str
 ) -> SimulatedAccount:
     """Create the back-office login (random password) and the mapay account with one code pointing at it."""
     control = ControlClient(base_url, http)

@@ -1,11 +1,11 @@
-"""Building a QR pool for a test through the real Pool API."""
+"""Building a QR pool for a test through the real CodeBook API."""
 
 from __future__ import annotations
 
 import itertools
 
-from agent.keys import ACCOUNTS, DB, POOL
-from agent.pool import Code
+from agent.codes import Code
+from agent.keys import ACCOUNTS, CODES, DB
 from tests.support.gateway import RunningGateway
 
 _usernames = itertools.count(1)
@@ -20,7 +20,7 @@ async def add_code(
     platform: str = "shouqianba",
 ) -> Code:
     """A code on ``account_id``, or on a fresh account of ``platform`` (terminal id given or generated)."""
-    pool = gateway.app[POOL]
+    pool = gateway.app[CODES]
     if account_id is None:
         account = await gateway.app[ACCOUNTS].add_account(platform, "测试账号", f"user{next(_usernames)}", "secret")
         account_id = account.id

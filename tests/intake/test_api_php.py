@@ -6,10 +6,10 @@ import re
 
 import pytest
 
+from agent.codes import Code
 from agent.db import now_ms
 from agent.keys import DB
 from agent.merchants import Merchant
-from agent.pool import Code
 from tests.intake.epay_client import get_json, mapi
 from tests.support.gateway import RunningGateway
 

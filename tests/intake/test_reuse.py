@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
+from agent.codes import Code
 from agent.db import now_ms
 from agent.keys import DB
 from agent.merchants import Merchant
 from agent.orders import OrderStatus, get_order
-from agent.pool import Code
 from tests.intake.db_snapshot import snapshot
 from tests.intake.epay_client import mapi, order_fields, post_form
 from tests.support.gateway import RunningGateway

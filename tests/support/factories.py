@@ -1,4 +1,4 @@
-"""Rows for tests: accounts and codes through the real AccountBook and Pool, orders inserted with exact times and amounts."""
+"""Rows for tests: accounts and codes through the real AccountBook and CodeBook, orders inserted with exact times and amounts."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import itertools
 from aiohttp import web
 
 from agent.allocation.amounts import scope_key
+from agent.codes import Code
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, DB, POOL
+from agent.keys import ACCOUNTS, CODES, DB
 from agent.merchants import Merchant
 from agent.orders import Order, get_order
-from agent.pool import Code
 
 _serial = itertools.count(1)
 
@@ -21,7 +21,7 @@ async def add_code(
     platform: str = "shouqianba",
 ) -> Code:
     """A QR code on ``account_id``, or on a fresh account of ``platform``."""
-    pool = app[POOL]
+    pool = app[CODES]
     if account_id is None:
         account = await app[ACCOUNTS].add_account(platform, "测试门店", f"user{next(_serial)}", "pass-word")
         account_id = account.id

@@ -12,10 +12,10 @@ from agent.accounts import Account
 from agent.admin import actions, snapshots
 from agent.admin.forms import FieldError, optional_url, required
 from agent.admin.plumbing import audit, form_of, path_id, render, see_other
-from agent.keys import ACCOUNTS, DB, POOL, SECRETS, SETTINGS
+from agent.codes import code_counts_by_account
+from agent.keys import ACCOUNTS, CODES, DB, SECRETS, SETTINGS
 from agent.platforms import CATALOGUE
 from agent.polling import POLL_SCHEDULER
-from agent.pool import code_counts_by_account
 
 PLATFORM_NAMES = {p.slug: p.name for p in CATALOGUE}
 
@@ -70,7 +70,7 @@ async def _detail_page(request: web.Request, account: Account, **extra: Any) -> 
     context = {
         "account": account, "platform_names": PLATFORM_NAMES,
         "health_at": await request.config_dict[ACCOUNTS].health_at(account.id),
-        "codes": await request.config_dict[POOL].codes(account.id),
+        "codes": await request.config_dict[CODES].codes(account.id),
         "snapshot": snapshots.latest(settings.data_dir, account.id),
         "done": request.query.get("done", ""), "tested": None, "test_error": "", "errors": {},
         "values": {"name": account.name, "base_url": account.base_url or ""},

@@ -9,12 +9,12 @@ from aiohttp import web
 from agent.admin.forms import FieldError, at_most, int_id, optional_yuan
 from agent.admin.plumbing import Upload, audit, form_of, path_id, render, see_other
 from agent.admin.qrimage import decode_qr, svg_data_uri
+from agent.codes import Code
 from agent.db import now_ms
 from agent.errors import CodeBusy
-from agent.keys import ACCOUNTS, DB, POOL
+from agent.keys import ACCOUNTS, CODES, DB
 from agent.money import format_yuan
 from agent.orders.queries import usage_by_code
-from agent.pool import Code
 from agent.timefmt import shanghai_day_start_ms
 
 MAX_PAYLOAD = 1024
@@ -25,7 +25,7 @@ async def _page(
     status: int = 200,
 ) -> web.Response:
     db = request.config_dict[DB]
-    pool = request.config_dict[POOL]
+    pool = request.config_dict[CODES]
     accounts = await request.config_dict[ACCOUNTS].accounts()
     usage = await usage_by_code(db, shanghai_day_start_ms(now_ms()))
     codes = await pool.codes()
@@ -54,7 +54,7 @@ async def code_add(request: web.Request) -> web.StreamResponse:
         at_most("terminal_id", values["terminal_id"], "终端号", 64)
     except FieldError as exc:
         return await _page(request, errors={exc.field: exc.message}, values=values, status=400)
-    code = await request.config_dict[POOL].add_code(
+    code = await request.config_dict[CODES].add_code(
         account_id, payload=payload, terminal_id=values["terminal_id"] or None, label=values["label"][:64],
         daily_cap_fen=cap,
     )
@@ -78,7 +78,7 @@ async def _payload(upload: Upload | None, typed: str) -> str:
 
 async def _code(request: web.Request) -> Code:
     try:
-        return await request.config_dict[POOL].code(path_id(request))
+        return await request.config_dict[CODES].code(path_id(request))
     except LookupError as exc:
         raise web.HTTPNotFound(text="收款码不存在") from exc
 
@@ -112,7 +112,7 @@ async def code_edit(request: web.Request) -> web.StreamResponse:
         terminal_id = at_most("terminal_id", values["terminal_id"], "终端号", 64) or None
         cap = optional_yuan("daily_cap", values["daily_cap"])
         try:
-            updated = await request.config_dict[POOL].update_code(
+            updated = await request.config_dict[CODES].update_code(
                 code.id, label=label, terminal_id=terminal_id, daily_cap_fen=cap
             )
         except CodeBusy as exc:
@@ -128,7 +128,7 @@ async def code_enable(request: web.Request) -> web.StreamResponse:
     code_id = path_id(request)
     enabled = form_of(request).get("enabled") == "1"
     try:
-        await request.config_dict[POOL].set_code_enabled(code_id, enabled)
+        await request.config_dict[CODES].set_code_enabled(code_id, enabled)
     except LookupError as exc:
         raise web.HTTPNotFound(text="收款码不存在") from exc
     await audit(request, "code.enable" if enabled else "code.disable", str(code_id))

@@ -13,12 +13,12 @@ from agent.admin.forms import FieldError, int_id, optional_yuan
 from agent.admin.labels import ORDER_STATUS
 from agent.admin.plumbing import actor, form_of, render, see_other
 from agent.audit import audit_trail
+from agent.codes import code_place
 from agent.keys import DB, MERCHANTS
 from agent.notify import NOTIFIER
 from agent.notify.outbox import attempts_of, notify_job
 from agent.orders import get_order
 from agent.orders.queries import OrderSearch, search_orders
-from agent.pool import code_place
 from agent.provider_transactions import duplicates_of_order, payment_of_order
 from agent.timefmt import DAY_MS, SHANGHAI, to_ms
 from agent.web.requests import INT64_MAX, BadRequest, parse_int

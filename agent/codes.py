@@ -1,4 +1,4 @@
-"""The QR pool: the codes that pay into provider accounts (the accounts themselves: agent.accounts)."""
+"""The ``codes`` table's owner: the QR codes that pay into provider accounts (the accounts: ``agent.accounts``)."""
 
 from __future__ import annotations
 
@@ -107,8 +107,8 @@ def _code(r: sqlite3.Row) -> Code:
     )
 
 
-class Pool:
-    """Create, list and switch codes; the single writer of the codes table outside allocation."""
+class CodeBook:
+    """Create, list, change and switch codes; with ``touch_codes`` (the allocator's stamp) the only writer of ``codes``."""
 
     def __init__(self, db: Database, box: SecretBox) -> None:
         self._db = db
