@@ -8,12 +8,12 @@ from aiohttp import web
 
 from agent import admin, alerts, cashier, intake, notify, ops, polling
 from agent.accounts import AccountBook
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS, SETTINGS, STORAGE
 from agent.browser.agent import install_browser_agent
 from agent.codes import CodeBook
 from agent.crypto import load_secret_box
 from agent.db import Database
 from agent.db.storage import StorageHealth
-from agent.keys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS, SETTINGS, STORAGE
 from agent.merchants import MerchantBook
 from agent.ops import connections
 from agent.platforms import sync_platforms_soon

@@ -1,21 +1,6 @@
-"""Typed keys for the shared resources kept on the aiohttp application."""
+"""Old name of ``agent.appkeys``, kept only so branches written before the rename still import; delete it once
+they are merged (nothing in this tree imports it)."""
 
-from __future__ import annotations
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS, SETTINGS, STORAGE
 
-from aiohttp import web
-
-from agent.accounts import AccountBook
-from agent.codes import CodeBook
-from agent.crypto import SecretBox
-from agent.db import Database
-from agent.db.storage import StorageHealth
-from agent.merchants import MerchantBook
-from agent.settings import Settings
-
-SETTINGS = web.AppKey("settings", Settings)
-DB = web.AppKey("db", Database)
-SECRETS = web.AppKey("secrets", SecretBox)
-MERCHANTS = web.AppKey("merchants", MerchantBook)
-CODES = web.AppKey("codes", CodeBook)
-STORAGE = web.AppKey("storage", StorageHealth)  # write health of the data folder: see agent/db/storage.py
-ACCOUNTS = web.AppKey("accounts", AccountBook)
+__all__ = ["ACCOUNTS", "CODES", "DB", "MERCHANTS", "SECRETS", "SETTINGS", "STORAGE"]

@@ -10,9 +10,9 @@ from aiohttp import web
 
 from agent.admin import labels
 from agent.admin.auth import AdminAuth, Session
+from agent.appkeys import DB, SETTINGS
 from agent.audit import record_audit
 from agent.db import Database
-from agent.keys import DB, SETTINGS
 from agent.money import format_yuan
 from agent.settings import Settings
 from agent.timefmt import format_local

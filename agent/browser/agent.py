@@ -20,11 +20,11 @@ from agent.accounts import AccountBook
 from agent.accounts.failures import classify
 from agent.accounts.otp import take_otp
 from agent.accounts.sessions import SessionStore
+from agent.appkeys import DB, SECRETS, SETTINGS
 from agent.browser.runtime import BrowserRuntime
 from agent.captcha import CaptchaSolver
 from agent.crypto import SecretBox
 from agent.db import Database
-from agent.keys import DB, SECRETS, SETTINGS
 from agent.profiles import ProfileError, profile_for
 from agent.providers.base import (
     AccountCredentials,

@@ -14,6 +14,7 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
+from agent.appkeys import DB, MERCHANTS
 from agent.cashier.payer import (
     CHOOSABLE_METHODS,
     METHOD_LABELS,
@@ -24,7 +25,6 @@ from agent.cashier.payer import (
 )
 from agent.cashier.qr import code_picture
 from agent.db import now_ms
-from agent.keys import DB, MERCHANTS
 from agent.money import format_yuan
 from agent.orders import Order, OrderStatus, get_order, transitions
 from agent.polling import POLL_SCHEDULER

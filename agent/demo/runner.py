@@ -19,12 +19,12 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from agent.app import create_app
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS
 from agent.demo import views
 from agent.demo.shop import DemoShop
 from agent.demo.sms import SmsReader
 from agent.demo.state import DEMO, Demo
 from agent.demo.world import SimulatedAccount, add_simulated_account
-from agent.keys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS
 from agent.settings import Settings
 from fixtures.server import BackOffice, serve_all
 

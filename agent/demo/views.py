@@ -9,12 +9,12 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
+from agent.appkeys import ACCOUNTS, DB
 from agent.cashier.payer import payer_status
 from agent.db import now_ms
 from agent.demo.shop import PAY_TYPES, OrderRefused, ShopOrder
 from agent.demo.state import DEMO, Demo
 from agent.demo.world import LOGIN_STYLES, PLATFORM_TITLES, put_first_in_line
-from agent.keys import ACCOUNTS, DB
 from agent.money import format_yuan
 from agent.orders import Order, OrderStatus, get_order
 from agent.providers.base import HealthState

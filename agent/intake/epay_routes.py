@@ -7,11 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
+from agent.appkeys import DB, SETTINGS
 from agent.db import now_ms
 from agent.intake.errors import IntakeError, Reason
 from agent.intake.fields import MAPI, SUBMIT, CreateRules, flat_params, order_draft, parse_pid
 from agent.intake.service import INTAKE
-from agent.keys import DB, SETTINGS
 from agent.merchants import Merchant
 from agent.money import format_yuan
 from agent.orders import Order, OrderStatus, get_order, get_order_by_out_trade_no

@@ -18,9 +18,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from agent.appkeys import DB, STORAGE
 from agent.db import Database
 from agent.db.storage import FULL_BELOW_BYTES, LOG_EVERY_SECONDS, RECOVERED_ABOVE_BYTES, StorageHealth
-from agent.keys import DB, STORAGE
 from agent.ops.health import write_heartbeat
 
 log = structlog.get_logger(__name__)

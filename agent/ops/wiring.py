@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from agent.keys import DB, SETTINGS
+from agent.appkeys import DB, SETTINGS
 from agent.ops import metrics
 from agent.ops.drain import DRAIN, Drain, begin_on_shutdown, refuse_orders_while_draining
 from agent.ops.health import BROWSER_PROBE, HEARTBEAT, BrowserProbe, Heartbeat, handle_healthz

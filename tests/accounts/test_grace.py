@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from agent.accounts import classify
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, CODES, DB, MERCHANTS
 from agent.merchants import Merchant
 from agent.orders import OrderStatus, get_order
 from agent.providers.base import AuthFailed, HealthState, NeedsHuman, TransientError

@@ -6,7 +6,7 @@ import aiohttp
 from playwright.async_api import expect
 
 from agent.accounts import classify
-from agent.keys import ACCOUNTS, CODES, DB
+from agent.appkeys import ACCOUNTS, CODES, DB
 from agent.merchants import Merchant
 from agent.providers.base import AuthFailed, HealthState
 from fixtures.client import ControlClient

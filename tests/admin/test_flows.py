@@ -8,8 +8,8 @@ import aiohttp
 import segno
 from playwright.async_api import expect
 
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, CODES, DB, MERCHANTS
 from agent.matching import match_account, record_transactions
 from agent.merchants import Merchant
 from fixtures.client import ControlClient

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+from agent.appkeys import ACCOUNTS, CODES, DB
 from agent.codes import Code
-from agent.keys import ACCOUNTS, CODES, DB
 from tests.support.gateway import RunningGateway
 
 _usernames = itertools.count(1)

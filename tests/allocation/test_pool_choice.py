@@ -7,8 +7,8 @@ from collections import Counter
 
 from agent.accounts import classify
 from agent.allocation.clock import DAY_MS
+from agent.appkeys import ACCOUNTS, CODES, DB
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, CODES, DB
 from agent.merchants import Merchant
 from agent.providers.base import AuthFailed, TransientError
 from tests.allocation.pool_setup import add_code, pay_amounts

@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS
 from agent.browser.agent import BROWSER_AGENT
-from agent.keys import ACCOUNTS, CODES, DB, MERCHANTS
 from agent.orders import OrderStatus, get_order
 from agent.settings import Settings
 from fixtures.client import ControlClient

@@ -9,9 +9,9 @@ import aiohttp
 import pytest
 
 from agent.accounts.otp import deliver_otp
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS
 from agent.browser.agent import BrowserAgent
 from agent.browser.runtime import BrowserRuntime
-from agent.keys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS
 from agent.orders import OrderStatus, get_order
 from agent.providers.base import AccountCredentials, HealthState, Provider
 from fixtures.client import ControlClient

@@ -12,10 +12,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS
 from agent.browser.agent import BrowserAgent
 from agent.browser.runtime import BrowserRuntime
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS
 from agent.orders import OrderStatus, get_order
 from agent.providers.base import HealthState
 from agent.settings import Settings

@@ -7,9 +7,9 @@ from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 
+from agent.appkeys import ACCOUNTS, CODES, DB, SETTINGS
 from agent.codes import Code
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, CODES, DB, SETTINGS
 from agent.matching.confirm import match_account, record_transactions
 from agent.merchants import Merchant
 from agent.orders import Order, get_order

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from agent.appkeys import DB
 from agent.codes import Code
-from agent.keys import DB
 from agent.merchants import Merchant
 from tests.cashier.orders import leave_ms, pay, place, place_untyped
 from tests.support.gateway import RunningGateway

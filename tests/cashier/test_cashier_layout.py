@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
+from agent.appkeys import DB
 from agent.codes import Code
-from agent.keys import DB
 from agent.matching.confirm import close_order
 from agent.merchants import Merchant
 from tests.cashier.orders import place, submit_url

@@ -11,8 +11,8 @@ import segno
 from playwright.async_api import Page, expect
 
 from agent import epay
+from agent.appkeys import DB
 from agent.codes import Code
-from agent.keys import DB
 from agent.matching.confirm import close_order, expire_overdue
 from agent.merchants import Merchant
 from tests.cashier.merchant_site import merchant_site

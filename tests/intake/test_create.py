@@ -6,8 +6,8 @@ import re
 
 import aiohttp
 
+from agent.appkeys import DB
 from agent.codes import Code
-from agent.keys import DB
 from agent.merchants import Merchant
 from agent.orders import OrderStatus, get_order
 from tests.intake.epay_client import mapi, order_fields

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agent.appkeys import DB
 from agent.db import Database, now_ms
-from agent.keys import DB
 from agent.matching import (
     OrderStateError,
     attach_transaction,

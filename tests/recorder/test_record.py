@@ -12,9 +12,9 @@ import pytest
 from playwright.async_api import Browser
 
 from agent.accounts.otp import deliver_otp
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS
 from agent.browser.agent import BrowserAgent
 from agent.browser.runtime import BrowserRuntime
-from agent.keys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS
 from agent.matching.confirm import match_account, record_transactions
 from agent.notify import NOTIFIER
 from agent.orders import get_order

@@ -7,9 +7,9 @@ import itertools
 from aiohttp import web
 
 from agent.allocation.amounts import scope_key
+from agent.appkeys import ACCOUNTS, CODES, DB
 from agent.codes import Code
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, CODES, DB
 from agent.merchants import Merchant
 from agent.orders import Order, get_order
 

@@ -12,8 +12,8 @@ from agent.accounts import Account
 from agent.admin import actions, snapshots
 from agent.admin.forms import FieldError, optional_url, required
 from agent.admin.plumbing import audit, form_of, path_id, render, see_other
+from agent.appkeys import ACCOUNTS, CODES, DB, SECRETS, SETTINGS
 from agent.codes import code_counts_by_account
-from agent.keys import ACCOUNTS, CODES, DB, SECRETS, SETTINGS
 from agent.platforms import CATALOGUE
 from agent.polling import POLL_SCHEDULER
 

@@ -9,10 +9,10 @@ from aiohttp import web
 from agent.admin.forms import FieldError, at_most, int_id, optional_yuan
 from agent.admin.plumbing import Upload, audit, form_of, path_id, render, see_other
 from agent.admin.qrimage import decode_qr, svg_data_uri
+from agent.appkeys import ACCOUNTS, CODES, DB
 from agent.codes import Code
 from agent.db import now_ms
 from agent.errors import CodeBusy
-from agent.keys import ACCOUNTS, CODES, DB
 from agent.money import format_yuan
 from agent.orders.queries import usage_by_code
 from agent.timefmt import shanghai_day_start_ms

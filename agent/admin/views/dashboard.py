@@ -6,8 +6,8 @@ from aiohttp import web
 
 from agent.admin import stats
 from agent.admin.plumbing import render
+from agent.appkeys import ACCOUNTS, DB
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, DB
 from agent.notify.outbox import job_counts
 from agent.orders.queries import live_orders
 

@@ -7,7 +7,7 @@ from aiohttp import web
 from agent.admin.auth import SignIn
 from agent.admin.guard import LOGIN_CSRF_COOKIE, LOGIN_PATH, new_login_csrf, set_cookie
 from agent.admin.plumbing import SESSION_COOKIE, auth_of, form_of, render, see_other
-from agent.keys import SETTINGS
+from agent.appkeys import SETTINGS
 from agent.web.client import client_address
 
 HOME = "/admin/"

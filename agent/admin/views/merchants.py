@@ -9,7 +9,7 @@ from aiohttp import web
 
 from agent import epay
 from agent.admin.plumbing import audit, form_of, path_id, render
-from agent.keys import DB, MERCHANTS, SETTINGS
+from agent.appkeys import DB, MERCHANTS, SETTINGS
 from agent.merchants import Merchant
 from agent.orders.queries import usage_by_merchant
 

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from agent.admin.plumbing import render
 from agent.alerts.channels import url_label
-from agent.keys import SETTINGS
+from agent.appkeys import SETTINGS
 from agent.settings import Settings
 
 MASK = "已设置（隐藏）"

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from agent.admin import actions
 from agent.admin.plumbing import actor, form_of, path_id, render, see_other
-from agent.keys import DB
+from agent.appkeys import DB
 from agent.orders.queries import attach_suggestions
 from agent.provider_transactions import unmatched_for_review
 
