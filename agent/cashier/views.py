@@ -30,6 +30,8 @@ from agent.orders import Order, OrderStatus, get_order, transitions
 from agent.polling import POLL_SCHEDULER
 from agent.web.requests import BadRequest, read_form
 
+routes = web.RouteTableDef()
+
 log = structlog.get_logger(__name__)
 
 TRADE_NO = re.compile(r"[0-9A-Za-z_-]{1,64}")
@@ -88,6 +90,7 @@ def _page_state(order: Order, now: int) -> str:
     return status.value
 
 
+@routes.get("/pay/{trade_no}", name="cashier-page")
 async def pay_page(request: web.Request) -> web.Response:
     order = await _find_order(request)
     if order is None:
@@ -115,6 +118,7 @@ async def pay_page(request: web.Request) -> web.Response:
     return _render(request, "pay.html", context)
 
 
+@routes.get("/pay/{trade_no}/status", name="cashier-status")
 async def status(request: web.Request) -> web.Response:
     order = await _find_order(request)
     if order is None:
@@ -123,6 +127,7 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response(status_document(order, key, now_ms()), headers=_JSON_HEADERS)
 
 
+@routes.post("/pay/{trade_no}/check", name="cashier-check")
 async def check_now(request: web.Request) -> web.Response:
     """"我已支付": ask for an immediate read of the order's account. Repeating it only repeats the request."""
     order = await _find_order(request)
@@ -136,6 +141,7 @@ async def check_now(request: web.Request) -> web.Response:
     return web.json_response(status_document(order, key, now), headers=_JSON_HEADERS)
 
 
+@routes.post("/pay/{trade_no}/method", name="cashier-method")
 async def choose_method(request: web.Request) -> web.Response:
     """Set the order's type once, while it is pending and still untyped; later or repeated choices change nothing."""
     order = await _find_order(request)
@@ -153,6 +159,7 @@ async def choose_method(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(request.app.router["cashier-page"].url_for(trade_no=order.trade_no))
 
 
+@routes.get("/pay/{trade_no}/qr", name="cashier-qr")
 async def qr_picture(request: web.Request) -> web.Response:
     """The QR, only while the order can be paid with it: an expired or closed order's code is not handed out."""
     order = await _find_order(request)

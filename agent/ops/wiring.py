@@ -12,6 +12,10 @@ from agent.ops.drain import DRAIN, Drain, begin_on_shutdown, refuse_orders_while
 from agent.ops.health import BROWSER_PROBE, HEARTBEAT, BrowserProbe, Heartbeat, handle_healthz
 from agent.ops.storage import answer_storage_failures, probe_storage
 
+routes = web.RouteTableDef()
+routes.get("/healthz")(handle_healthz)
+routes.get("/metrics")(metrics.handle_metrics)
+
 
 async def _health_checks(app: web.Application) -> AsyncIterator[None]:
     heartbeat = app[HEARTBEAT] = Heartbeat(app[DB])
@@ -29,5 +33,4 @@ def install(app: web.Application) -> None:
     app.cleanup_ctx.append(_health_checks)
     app.cleanup_ctx.append(metrics.measure_loop_lag)
     app.cleanup_ctx.append(probe_storage)
-    app.router.add_get("/healthz", handle_healthz)
-    app.router.add_get("/metrics", metrics.handle_metrics)
+    app.router.add_routes(routes)

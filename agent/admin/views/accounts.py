@@ -17,6 +17,8 @@ from agent.codes import code_counts_by_account
 from agent.platforms import CATALOGUE
 from agent.polling import POLL_SCHEDULER
 
+routes = web.RouteTableDef()
+
 PLATFORM_NAMES = {p.slug: p.name for p in CATALOGUE}
 
 
@@ -32,10 +34,12 @@ async def _list_page(
     }, status=status)
 
 
+@routes.get("/accounts")
 async def accounts_page(request: web.Request) -> web.Response:
     return await _list_page(request)
 
 
+@routes.post("/accounts")
 async def account_add(request: web.Request) -> web.StreamResponse:
     form = form_of(request)
     values = {k: form.get(k) for k in ("platform", "name", "username", "base_url")}
@@ -79,10 +83,12 @@ async def _detail_page(request: web.Request, account: Account, **extra: Any) -> 
     return render(request, "account.html", context, status=400 if extra.get("errors") else 200)
 
 
+@routes.get(r"/accounts/{id:[0-9]+}")
 async def account_page(request: web.Request) -> web.Response:
     return await _detail_page(request, await _account(request))
 
 
+@routes.post(r"/accounts/{id:[0-9]+}")
 async def account_edit(request: web.Request) -> web.StreamResponse:
     """Rename, change the back office address, or store a new password (left empty: kept)."""
     account = await _account(request)
@@ -102,6 +108,7 @@ async def account_edit(request: web.Request) -> web.StreamResponse:
     return see_other(f"/admin/accounts/{account.id}?done=updated")
 
 
+@routes.post(r"/accounts/{id:[0-9]+}/enabled")
 async def account_enable(request: web.Request) -> web.StreamResponse:
     account = await _account(request)
     enabled = form_of(request).get("enabled") == "1"
@@ -110,6 +117,7 @@ async def account_enable(request: web.Request) -> web.StreamResponse:
     return see_other(f"/admin/accounts/{account.id}?done={'enabled' if enabled else 'disabled'}")
 
 
+@routes.post(r"/accounts/{id:[0-9]+}/test")
 async def account_test(request: web.Request) -> web.Response:
     account = await _account(request)
     app = request.config_dict
@@ -121,6 +129,7 @@ async def account_test(request: web.Request) -> web.Response:
     return await _detail_page(request, await _account(request), tested=tested)
 
 
+@routes.post(r"/accounts/{id:[0-9]+}/otp")
 async def account_otp(request: web.Request) -> web.StreamResponse:
     account = await _account(request)
     app = request.config_dict
@@ -132,6 +141,7 @@ async def account_otp(request: web.Request) -> web.StreamResponse:
     return see_other(f"/admin/accounts/{account.id}?done=otp")
 
 
+@routes.post(r"/accounts/{id:[0-9]+}/retry")
 async def account_retry(request: web.Request) -> web.StreamResponse:
     """立即重试: the running scheduler reads the account now (also when it waits for a person)."""
     account = await _account(request)
@@ -146,6 +156,7 @@ async def account_retry(request: web.Request) -> web.StreamResponse:
     return see_other(f"/admin/accounts/{account.id}?done=retry")
 
 
+@routes.get(r"/accounts/{id:[0-9]+}/snapshots/{stamp}/{name}")
 async def snapshot_file(request: web.Request) -> web.StreamResponse:
     account = await _account(request)
     name = request.match_info["name"]

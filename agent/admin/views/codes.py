@@ -17,6 +17,8 @@ from agent.money import format_yuan
 from agent.orders.queries import usage_by_code
 from agent.timefmt import shanghai_day_start_ms
 
+routes = web.RouteTableDef()
+
 MAX_PAYLOAD = 1024
 
 
@@ -38,10 +40,12 @@ async def _page(
     }, status=status)
 
 
+@routes.get("/codes")
 async def codes_page(request: web.Request) -> web.Response:
     return await _page(request)
 
 
+@routes.post("/codes")
 async def code_add(request: web.Request) -> web.StreamResponse:
     form = form_of(request)
     values = {k: form.get(k) for k in ("account", "terminal_id", "label", "daily_cap", "payload")}
@@ -98,10 +102,12 @@ async def _edit_page(
     }, status=400 if errors else 200)
 
 
+@routes.get(r"/codes/{id:[0-9]+}")
 async def code_page(request: web.Request) -> web.Response:
     return await _edit_page(request, await _code(request))
 
 
+@routes.post(r"/codes/{id:[0-9]+}")
 async def code_edit(request: web.Request) -> web.StreamResponse:
     """Change the label, terminal id (not while orders wait on the code) or daily cap (empty: no cap)."""
     code = await _code(request)
@@ -124,6 +130,7 @@ async def code_edit(request: web.Request) -> web.StreamResponse:
     return see_other(f"/admin/codes/{code.id}?done=updated")
 
 
+@routes.post(r"/codes/{id:[0-9]+}/enabled")
 async def code_enable(request: web.Request) -> web.StreamResponse:
     code_id = path_id(request)
     enabled = form_of(request).get("enabled") == "1"

@@ -11,9 +11,12 @@ from agent.db import now_ms
 from agent.notify.outbox import job_counts
 from agent.orders.queries import live_orders
 
+routes = web.RouteTableDef()
+
 LIVE_LIMIT = 10
 
 
+@routes.get("/")
 async def dashboard(request: web.Request) -> web.Response:
     db = request.config_dict[DB]
     now = now_ms()

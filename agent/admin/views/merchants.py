@@ -13,6 +13,8 @@ from agent.appkeys import DB, MERCHANTS, SETTINGS
 from agent.merchants import Merchant
 from agent.orders.queries import usage_by_merchant
 
+routes = web.RouteTableDef()
+
 MAX_NAME = 64
 
 
@@ -43,10 +45,12 @@ async def _page(
     return render(request, "merchants.html", context, status=status)
 
 
+@routes.get("/merchants")
 async def merchants_page(request: web.Request) -> web.Response:
     return await _page(request)
 
 
+@routes.post("/merchants")
 async def merchant_create(request: web.Request) -> web.Response:
     name = form_of(request).get("name")
     if not name:
@@ -58,6 +62,7 @@ async def merchant_create(request: web.Request) -> web.Response:
     return await _page(request, revealed=merchant)
 
 
+@routes.post(r"/merchants/{pid:[0-9]+}/rotate")
 async def merchant_rotate(request: web.Request) -> web.Response:
     pid = path_id(request, "pid")
     try:

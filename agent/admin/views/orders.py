@@ -23,6 +23,8 @@ from agent.provider_transactions import duplicates_of_order, payment_of_order
 from agent.timefmt import DAY_MS, SHANGHAI, to_ms
 from agent.web.requests import INT64_MAX, BadRequest, parse_int
 
+routes = web.RouteTableDef()
+
 PAGE_SIZE = 50
 MAX_PAGE = INT64_MAX // PAGE_SIZE  # the OFFSET must stay a 64-bit integer
 
@@ -87,6 +89,7 @@ def _page_number(text: str) -> int:
         raise web.HTTPNotFound(text="页面不存在") from exc
 
 
+@routes.get("/orders")
 async def orders_page(request: web.Request) -> web.Response:
     search, errors = parse_filter(request.query)
     page = _page_number(request.query.get("page", ""))
@@ -119,12 +122,18 @@ async def _timeline(request: web.Request, trade_no: str) -> dict[str, Any]:
     }
 
 
-async def order_page(request: web.Request, *, error: str = "", errors: dict[str, str] | None = None) -> web.Response:
+@routes.get("/orders/{trade_no}")
+async def order_page(request: web.Request) -> web.Response:
+    return await _order_page(request)
+
+
+async def _order_page(request: web.Request, *, error: str = "", errors: dict[str, str] | None = None) -> web.Response:
     context = await _timeline(request, request.match_info["trade_no"])
     context.update(done=request.query.get("done", ""), error=error, errors=errors or {})
     return render(request, "order.html", context, status=400 if error or errors else 200)
 
 
+@routes.post("/orders/{trade_no}/{action:mark_paid|resend|close}")
 async def order_action(request: web.Request) -> web.StreamResponse:
     """补单 (mark_paid, reason required), 重发通知 (resend) or 关闭 (close)."""
     trade_no, action = request.match_info["trade_no"], request.match_info["action"]
@@ -133,12 +142,12 @@ async def order_action(request: web.Request) -> web.StreamResponse:
     try:
         if action == "mark_paid":
             if not reason:
-                return await order_page(request, errors={"reason": "请填写补单原因（将记录在审计日志中）"})
+                return await _order_page(request, errors={"reason": "请填写补单原因（将记录在审计日志中）"})
             await actions.mark_order_paid(db, trade_no, actor=actor(request), reason=reason)
         elif action == "resend":
             await actions.resend_notify(request.config_dict[NOTIFIER], trade_no, actor=actor(request))
         else:  # the route admits only mark_paid, resend and close
             await actions.close(db, trade_no, actor=actor(request), reason=reason)
     except actions.ActionRefused as exc:
-        return await order_page(request, error=str(exc))
+        return await _order_page(request, error=str(exc))
     return see_other(f"/admin/orders/{trade_no}?done={action}")

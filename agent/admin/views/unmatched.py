@@ -10,6 +10,8 @@ from agent.appkeys import DB
 from agent.orders.queries import attach_suggestions
 from agent.provider_transactions import unmatched_for_review
 
+routes = web.RouteTableDef()
+
 LIMIT = 200
 SUGGESTION_WINDOW_MS = 3_600_000  # orders created up to an hour before the payment are offered
 
@@ -28,10 +30,12 @@ async def _page(request: web.Request, *, errors: dict[int, str] | None = None, s
     }, status=status)
 
 
+@routes.get("/unmatched")
 async def unmatched_page(request: web.Request) -> web.Response:
     return await _page(request)
 
 
+@routes.post(r"/transactions/{id:[0-9]+}/{action:attach|dismiss}")
 async def transaction_action(request: web.Request) -> web.StreamResponse:
     transaction_id = path_id(request)
     form = form_of(request)
