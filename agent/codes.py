@@ -10,7 +10,7 @@ from agent.accounts.book import UNCHANGED, Unchanged
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
 from agent.db.rows import record
-from agent.errors import CodeBusy
+from agent.errors import CodeBusy, InvalidChange, NotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +126,9 @@ class CodeBook:
         daily_cap_fen: int | None = None,
     ) -> Code:
         if payload is None and image is None:
-            raise ValueError("a code needs a QR payload or an image")
+            raise InvalidChange("a code needs a QR payload or an image")
         if await self._db.fetchval("SELECT 1 FROM accounts WHERE id = ?", (account_id,)) is None:
-            raise LookupError(f"account {account_id} not found")
+            raise NotFound(f"account {account_id} not found")
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO codes (account_id, label, payload, image, image_type, terminal_id, daily_cap_fen, "
@@ -142,7 +142,7 @@ class CodeBook:
     async def code(self, code_id: int) -> Code:
         row = await self._db.fetchone(f"{_CODE_SQL} WHERE id = ?", (code_id,))
         if row is None:
-            raise LookupError(f"code {code_id} not found")
+            raise NotFound(f"code {code_id} not found")
         return _code(row)
 
     async def codes(self, account_id: int | None = None) -> list[Code]:
@@ -162,7 +162,7 @@ class CodeBook:
         unique in the old terminal's scope, and matching by the new one could make two of them look alike.
         """
         if daily_cap_fen is not UNCHANGED and daily_cap_fen is not None and daily_cap_fen <= 0:
-            raise ValueError("a daily cap must be more than zero")
+            raise InvalidChange("a daily cap must be more than zero")
         current = await self.code(code_id)
         values = _changes(
             current, label=UNCHANGED if label is None else label, terminal_id=terminal_id, daily_cap_fen=daily_cap_fen
@@ -190,4 +190,4 @@ class CodeBook:
                 f"UPDATE {table} SET {assignments} WHERE id = ?", (*values.values(), row_id)
             )
             if cursor.rowcount == 0:
-                raise LookupError(f"{table[:-1]} {row_id} not found")
+                raise NotFound(f"{table[:-1]} {row_id} not found")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
+from agent.errors import NotFound
 
 _KEY_ALPHABET = string.ascii_letters + string.digits
 
@@ -92,7 +93,7 @@ class MerchantBook:
                 "UPDATE merchants SET key_enc = ? WHERE pid = ?", (self._box.encrypt(key), pid)
             )
             if cursor.rowcount == 0:
-                raise LookupError(f"merchant {pid} not found")
+                raise NotFound(f"merchant {pid} not found")
         self._forget()
         merchant = await self.get(pid)
         assert merchant is not None
@@ -103,7 +104,7 @@ class MerchantBook:
         async with self._db.transaction() as conn:
             cursor = await conn.execute("UPDATE merchants SET enabled = ? WHERE pid = ?", (int(enabled), pid))
             if cursor.rowcount == 0:
-                raise LookupError(f"merchant {pid} not found")
+                raise NotFound(f"merchant {pid} not found")
         self._forget()
         merchant = await self.get(pid)
         assert merchant is not None

@@ -17,7 +17,7 @@ from yarl import URL
 from agent.accounts.failures import Failure, describe
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
-from agent.errors import AccountExists
+from agent.errors import AccountExists, InvalidChange, NotFound
 from agent.providers.base import AccountCredentials, HealthState
 
 
@@ -59,7 +59,7 @@ def checked_base_url(value: str) -> str:
     except ValueError:
         url = URL()
     if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"base URL {value!r} is not a full http:// or https:// address")
+        raise InvalidChange(f"base URL {value!r} is not a full http:// or https:// address")
     return value.rstrip("/")
 
 
@@ -88,7 +88,7 @@ class AccountBook:
         base_url = None if base_url is None else checked_base_url(base_url)
         platform_id = await self._db.fetchval("SELECT id FROM platforms WHERE slug = ?", (platform,))
         if platform_id is None:
-            raise LookupError(f"unknown platform {platform!r}")
+            raise NotFound(f"unknown platform {platform!r}")
         try:
             async with self._db.transaction() as conn:
                 cursor = await conn.execute(
@@ -110,7 +110,7 @@ class AccountBook:
     async def account(self, account_id: int) -> Account:
         row = await self._db.fetchone(f"{_ACCOUNT_SQL} WHERE a.id = ?", (account_id,))
         if row is None:
-            raise LookupError(f"account {account_id} not found")
+            raise NotFound(f"account {account_id} not found")
         return _account(row)
 
     async def accounts(self) -> list[Account]:
@@ -135,7 +135,7 @@ class AccountBook:
             (account_id,),
         )
         if row is None:
-            raise LookupError(f"account {account_id} not found")
+            raise NotFound(f"account {account_id} not found")
         return AccountCredentials(
             account_id=row["id"], platform=row["slug"], username=row["username"],
             password=self._box.decrypt(row["secret_enc"]), base_url=row["base_url"],
@@ -152,9 +152,9 @@ class AccountBook:
         login_failed health: the old ones were what failed, so the next poll tries again.
         """
         if name is not None and not name.strip():
-            raise ValueError("an account name cannot be empty")
+            raise InvalidChange("an account name cannot be empty")
         if password == "":
-            raise ValueError("a password cannot be empty")
+            raise InvalidChange("a password cannot be empty")
         if isinstance(base_url, str):
             base_url = checked_base_url(base_url)
         current = await self.account(account_id)
@@ -224,4 +224,4 @@ class AccountBook:
                 f"UPDATE accounts SET {assignments} WHERE id = ?", (*values.values(), account_id)
             )
             if cursor.rowcount == 0:
-                raise LookupError(f"account {account_id} not found")
+                raise NotFound(f"account {account_id} not found")

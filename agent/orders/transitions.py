@@ -26,7 +26,7 @@ import aiosqlite
 
 from agent.audit import write_audit
 from agent.db import Database, now_ms
-from agent.errors import OrderStateError
+from agent.errors import InvalidChange, OrderStateError
 from agent.notify.outbox import queue_notify
 from agent.orders.queries import get_order
 from agent.orders.record import UNKNOWN_CHANNEL_TYPE, Order, OrderStatus
@@ -133,7 +133,7 @@ async def mark_paid(
     Raises OrderStateError unless the order is pending or expired.
     """
     if not reason.strip():
-        raise ValueError("a reason is required to mark an order paid by hand")
+        raise InvalidChange("a reason is required to mark an order paid by hand")
     async with db.transaction() as conn:
         await confirm_order(
             conn, trade_no, paid_at=now_ms() if paid_at is None else paid_at, provider_trade_no=provider_trade_no
