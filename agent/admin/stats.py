@@ -1,4 +1,4 @@
-"""Figures for the dashboard, counted over Asia/Shanghai calendar days."""
+"""Figures for the dashboard, counted over Asia/Shanghai calendar days (read through ``agent.orders.queries``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.db import Database, now_ms
+from agent.orders.queries import figures
 from agent.timefmt import SHANGHAI, shanghai_day_start_ms
 
 CHART_DAYS = 7
@@ -43,16 +44,8 @@ def day_start(at_ms: int, days_back: int = 0) -> int:
 async def today(db: Database, now: int | None = None) -> Today:
     now = now_ms() if now is None else now
     start = day_start(now)
-    row = await db.fetchone(
-        "SELECT count(*) AS orders, coalesce(sum(status = 'paid'), 0) AS paid, "
-        "coalesce(sum(status = 'pending' AND expires_at > ?), 0) AS live FROM orders WHERE created_at >= ?",
-        (now, start),
-    )
-    paid_fen = await db.fetchval(
-        "SELECT coalesce(sum(money_fen), 0) FROM orders WHERE status = 'paid' AND paid_at >= ?", (start,)
-    )
-    assert row is not None
-    return Today(row["orders"], row["paid"], paid_fen, row["live"])
+    found = await figures(db, start, None, now)
+    return Today(found.orders, found.paid, found.paid_fen, found.live)
 
 
 async def last_days(db: Database, now: int | None = None, days: int = CHART_DAYS) -> list[Day]:
@@ -61,18 +54,9 @@ async def last_days(db: Database, now: int | None = None, days: int = CHART_DAYS
     result = []
     for back in range(days - 1, -1, -1):
         start, end = day_start(now, back), day_start(now, back - 1)
-        row = await db.fetchone(
-            "SELECT count(*) AS orders, coalesce(sum(status = 'paid'), 0) AS paid FROM orders "
-            "WHERE created_at >= ? AND created_at < ?",
-            (start, end),
-        )
-        paid_fen = await db.fetchval(
-            "SELECT coalesce(sum(money_fen), 0) FROM orders WHERE status = 'paid' AND paid_at >= ? AND paid_at < ?",
-            (start, end),
-        )
-        assert row is not None
+        found = await figures(db, start, end, now)
         label = datetime.fromtimestamp(start / 1000, SHANGHAI).strftime("%m-%d")
-        result.append(Day(label, row["orders"], row["paid"], paid_fen))
+        result.append(Day(label, found.orders, found.paid, found.paid_fen))
     return result
 
 

@@ -58,6 +58,34 @@ async def paid_counts(db: Database, pid: int, now: int) -> PaidCounts:
     return PaidCounts(row["total"], row["today"], row["yesterday"])
 
 
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Orders created in a period, how many of them are paid and how many still payable at ``now``; and the
+    merchant amount paid in the period (by payment time)."""
+
+    orders: int
+    paid: int
+    live: int
+    paid_fen: int
+
+
+async def figures(db: Database, start: int, end: int | None, now: int) -> Figures:
+    """The period is [start, end), or from ``start`` on when ``end`` is None."""
+    until = end if end is not None else 2**63 - 1
+    row = await db.fetchone(
+        "SELECT count(*) AS orders, coalesce(sum(status = 'paid'), 0) AS paid, "
+        "coalesce(sum(status = 'pending' AND expires_at > ?), 0) AS live FROM orders "
+        "WHERE created_at >= ? AND created_at < ?",
+        (now, start, until),
+    )
+    paid_fen = await db.fetchval(
+        "SELECT coalesce(sum(money_fen), 0) FROM orders WHERE status = 'paid' AND paid_at >= ? AND paid_at < ?",
+        (start, until),
+    )
+    assert row is not None  # an aggregate always has a row
+    return Figures(row["orders"], row["paid"], row["live"], int(paid_fen))
+
+
 # --- the admin console ---------------------------------------------------------------------------------
 
 
