@@ -65,7 +65,8 @@ _Queued = tuple[OrderDraft, "asyncio.Future[Order]"]
 
 
 class Allocator:
-    """Places orders on the QR pool; the only writer of new pending orders."""
+    """Places orders on the QR pool: chooses each code and payable amount; the rows are written through
+    ``agent.orders.transitions``, the only writer of ``orders``."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
