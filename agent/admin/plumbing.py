@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from agent.admin import labels
+from agent import labels
 from agent.admin.auth import AdminAuth, Session
 from agent.appkeys import DB, SETTINGS
 from agent.audit import record_audit

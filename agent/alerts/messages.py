@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from agent.accounts.failures import describe
-from agent.admin.labels import CHANNEL, HEALTH
+from agent.labels import CHANNEL, HEALTH
 from agent.money import format_yuan
 from agent.orders import OrderStatus
 from agent.providers.base import HealthState

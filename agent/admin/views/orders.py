@@ -10,11 +10,11 @@ from aiohttp import web
 
 from agent.admin import actions
 from agent.admin.forms import FieldError, int_id, optional_yuan
-from agent.admin.labels import ORDER_STATUS
 from agent.admin.plumbing import actor, form_of, render, see_other
 from agent.appkeys import DB, MERCHANTS
 from agent.audit import audit_trail
 from agent.codes import code_place
+from agent.labels import ORDER_STATUS
 from agent.notify import NOTIFIER
 from agent.notify.outbox import attempts_of, notify_job
 from agent.orders import get_order
