@@ -71,20 +71,13 @@ def test_only_the_orders_owner_writes_an_order_status() -> None:
 
 
 def _imports(path: Path, modules: set[str]) -> set[str]:
-    """The agent modules ``path`` imports at module level or in functions (``TYPE_CHECKING`` blocks excluded)."""
+    """The agent modules ``path`` imports when it is loaded, with the packages whose ``__init__`` such an import
+    runs. Imports inside functions (the way ``agent/ops/__init__.py`` breaks a cycle) and ``TYPE_CHECKING``
+    blocks run later or never, so they are not edges."""
     name = _module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped = {
-        id(child)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-        for child in ast.walk(node)
-    }
     found: set[str] = set()
-    for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
+    for node in _load_time_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -97,7 +90,24 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
             found.update(submodules)
             if len(submodules) < len(node.names):
                 found.add(base)
+    # Importing ``agent.admin.labels`` first runs ``agent/admin/__init__.py``: a dependency too, unless that
+    # package is one of the importer's own (it is already being initialised then).
+    own = {name.rsplit(".", depth)[0] for depth in range(1, name.count(".") + 1)} | {name}
+    for module in list(found):
+        parts = module.split(".")
+        found.update(".".join(parts[:n]) for n in range(2, len(parts)) if ".".join(parts[:n]) not in own)
     return {module for module in found if module in modules and module != name}
+
+
+def _load_time_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+            yield from (grand for orelse in child.orelse for grand in [orelse, *_load_time_nodes(orelse)])
+            continue
+        yield child
+        yield from _load_time_nodes(child)
 
 
 def _module_name(path: Path) -> str:
