@@ -8,15 +8,15 @@ from aiohttp import web
 
 from agent import admin, alerts, cashier, intake, notify, ops, platform_key, polling
 from agent.accounts import AccountBook
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS, SETTINGS, STORAGE
 from agent.browser.agent import install_browser_agent
+from agent.codes import CodeBook
 from agent.crypto import load_secret_box
 from agent.db import Database
 from agent.db.storage import StorageHealth
-from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL, SECRETS, SETTINGS, STORAGE
 from agent.merchants import MerchantBook
 from agent.ops import connections
 from agent.platforms import sync_platforms_soon
-from agent.pool import Pool
 from agent.providers.base import ProviderFactory
 from agent.settings import Settings
 from agent.web import headers
@@ -28,7 +28,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await sync_platforms_soon(db, app[SETTINGS])  # a start that has nothing to change writes nothing (full disk)
         app[DB] = db
         app[MERCHANTS] = MerchantBook(db, app[SECRETS], check_seconds=app[SETTINGS].merchant_cache_seconds)
-        app[POOL] = Pool(db, app[SECRETS])
+        app[CODES] = CodeBook(db, app[SECRETS])
         app[ACCOUNTS] = AccountBook(db, app[SECRETS])
         yield
 

@@ -9,7 +9,6 @@ passwords, tokens) replaced by ``***``.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -17,36 +16,17 @@ from typing import Any
 import structlog
 from aiohttp.http_exceptions import HttpProcessingError
 
-SECRET_KEYS = frozenset(
-    {"password", "pwd", "key", "secret", "token", "cookie", "cookies", "authorization", "sign", "otp",
-     "secret_key", "session", "storage_state", "credentials"}
-)
+from agent.redaction import SECRET_KEYS, redact_data, redact_query_secrets
 
-# ``name=value`` where the name ends like a secret (key, merchant_key, sign, password, access_token...); the
-# value ends where a query value or a quoted/escaped request line does.
-_SECRET_PARAMETER = re.compile(
-    r"(?i)(?P<name>[a-z0-9_.\-\[\]]*(?:key|sign|password|passwd|pwd|token|secret|otp|csrf|session|cookie))"
-    r"(?P<eq>=|%3D)(?P<value>[^&\s'\"\\#;,<>]*)"
-)
+__all__ = ["SECRET_KEYS", "configure_logging", "redact", "redact_query_secrets"]
+
 STDLIB_LEVEL = logging.WARNING  # what other libraries may say; ours (structlog) has its own level
 
 
-def redact_query_secrets(text: str) -> str:
-    """``GET /api.php?pid=1&key=abc`` -> ``GET /api.php?pid=1&key=***``, anywhere in free text."""
-    if "=" not in text and "%3d" not in text.lower():
-        return text
-    return _SECRET_PARAMETER.sub(lambda m: f"{m['name']}{m['eq']}***" if m["value"] else m[0], text)
-
-
 def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Replace the value of any secret-looking field, and query-string secrets inside any text field."""
-    for name in list(event):
-        value = event[name]
-        if name.lower() in SECRET_KEYS:
-            event[name] = "***"
-        elif isinstance(value, str):
-            event[name] = redact_query_secrets(value)
-    return event
+    """Replace the value of any secret-looking field (at any depth), and query-string secrets inside any text."""
+    redacted: MutableMapping[str, Any] = redact_data(event)
+    return redacted
 
 
 class StructlogBridge(logging.Handler):

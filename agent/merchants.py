@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from agent import epay_rsa
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
+from agent.errors import NotFound
 
 _KEY_ALPHABET = string.ascii_letters + string.digits
 
@@ -106,7 +107,7 @@ class MerchantBook:
                 "UPDATE merchants SET key_enc = ? WHERE pid = ?", (self._box.encrypt(key), pid)
             )
             if cursor.rowcount == 0:
-                raise LookupError(f"merchant {pid} not found")
+                raise NotFound(f"merchant {pid} not found")
         self._forget()
         merchant = await self.get(pid)
         assert merchant is not None
@@ -117,7 +118,7 @@ class MerchantBook:
         async with self._db.transaction() as conn:
             cursor = await conn.execute("UPDATE merchants SET enabled = ? WHERE pid = ?", (int(enabled), pid))
             if cursor.rowcount == 0:
-                raise LookupError(f"merchant {pid} not found")
+                raise NotFound(f"merchant {pid} not found")
         self._forget()
         merchant = await self.get(pid)
         assert merchant is not None

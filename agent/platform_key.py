@@ -16,9 +16,9 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from agent import epay_rsa
+from agent.appkeys import DB, SECRETS
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
-from agent.keys import DB, SECRETS
 
 log = structlog.get_logger(__name__)
 

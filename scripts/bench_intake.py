@@ -36,12 +36,12 @@ sys.path.insert(0, str(ROOT))
 
 from agent import epay, epay_rsa  # noqa: E402
 from agent.accounts import AccountBook  # noqa: E402
+from agent.codes import CodeBook  # noqa: E402
 from agent.crypto import SecretBox  # noqa: E402
 from agent.db import Database  # noqa: E402
 from agent.merchants import MerchantBook  # noqa: E402
 from agent.money import format_yuan  # noqa: E402
 from agent.platforms import sync_platforms  # noqa: E402
-from agent.pool import Pool  # noqa: E402
 
 # Shop prices repeat a lot (offsets needed); the rest are random amounts.
 COMMON_PRICES = ("1.00", "6.00", "9.90", "10.00", "19.90", "29.90", "30.00", "49.00", "50.00", "99.00", "100.00")
@@ -90,7 +90,7 @@ async def seed(data_dir: Path, secret: bytes, args: argparse.Namespace) -> tuple
             key_file = data_dir.parent / "merchant_private.pem"
             key_file.write_text(epay_rsa.private_key_pem(private))
             merchant = dataclasses.replace(merchant, key=str(key_file))
-        pool = Pool(db, box)
+        pool = CodeBook(db, box)
         for n in range(args.accounts):
             account = await AccountBook(db, box).add_account(PLATFORMS[n % len(PLATFORMS)], f"门店{n}", f"bench{n}", "secret")
             for t in range(args.codes_per_account):

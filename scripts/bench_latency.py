@@ -50,6 +50,7 @@ from harness import (  # noqa: E402
 )
 
 from agent.accounts import AccountBook  # noqa: E402
+from agent.codes import CodeBook  # noqa: E402
 from agent.crypto import SecretBox  # noqa: E402
 from agent.db import Database  # noqa: E402
 from agent.demo.shop import DemoShop, ShopOrder  # noqa: E402
@@ -58,7 +59,6 @@ from agent.demo.world import SimulatedAccount  # noqa: E402
 from agent.merchants import MerchantBook  # noqa: E402
 from agent.orders import get_order  # noqa: E402
 from agent.platforms import sync_platforms  # noqa: E402
-from agent.pool import Pool  # noqa: E402
 from fixtures.client import ControlClient  # noqa: E402
 from fixtures.server import PLATFORMS, BackOffice, serve_all  # noqa: E402
 
@@ -317,7 +317,7 @@ async def bench(args: argparse.Namespace, work: Path) -> int:
     ):
         await sync_platforms(db)
         merchant = await MerchantBook(db, box).create("延迟压测商户")
-        pool = Pool(db, box)
+        pool = CodeBook(db, box)
         accounts = await add_accounts(AccountBook(db, box), pool, offices, http, PLATFORMS, args.accounts)
         port = free_port()
         url = f"http://127.0.0.1:{port}"

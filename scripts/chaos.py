@@ -70,6 +70,7 @@ from harness import (  # noqa: E402
 )
 
 from agent.accounts import AccountBook  # noqa: E402
+from agent.codes import CodeBook  # noqa: E402
 from agent.crypto import SecretBox  # noqa: E402
 from agent.db import Database  # noqa: E402
 from agent.demo.shop import DemoShop  # noqa: E402
@@ -77,7 +78,6 @@ from agent.demo.world import SimulatedAccount  # noqa: E402
 from agent.log import configure_logging  # noqa: E402
 from agent.merchants import MerchantBook  # noqa: E402
 from agent.platforms import sync_platforms  # noqa: E402
-from agent.pool import Pool  # noqa: E402
 from fixtures.server import serve_all  # noqa: E402
 from tests.support.merchant_site import MerchantSite, Reply, serve_merchant_site  # noqa: E402
 
@@ -559,7 +559,7 @@ async def chaos_run(args: argparse.Namespace, work: Path) -> int:
         async with Database(data_dir / "mapay.sqlite3") as db:
             await sync_platforms(db)
             merchant = await MerchantBook(db, box).create("混沌测试商户")
-            accounts = await add_accounts(AccountBook(db, box), Pool(db, box), offices, http, CHAOS_PLATFORMS,
+            accounts = await add_accounts(AccountBook(db, box), CodeBook(db, box), offices, http, CHAOS_PLATFORMS,
                                           args.accounts)
         port = free_port()
         env = gateway_env(data_dir, secret, port, order_ttl_seconds=args.ttl, poll_interval_seconds=args.poll_interval,

@@ -28,8 +28,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from agent.accounts import AccountBook  # noqa: E402
+from agent.codes import CodeBook  # noqa: E402
 from agent.demo.world import SimulatedAccount, add_simulated_account  # noqa: E402
-from agent.pool import Pool  # noqa: E402
 from fixtures.server import BackOffice  # noqa: E402
 
 # ---- /proc: the gateway's process tree ----------------------------------------------------------------
@@ -151,7 +151,7 @@ async def gateway_metrics(http: aiohttp.ClientSession, url: str) -> dict[str, fl
 # ---- the accounts -----------------------------------------------------------------------------------
 
 
-async def add_accounts(accounts_book: AccountBook, pool: Pool, offices: Mapping[str, BackOffice],
+async def add_accounts(accounts_book: AccountBook, pool: CodeBook, offices: Mapping[str, BackOffice],
                        http: aiohttp.ClientSession, platforms: Sequence[str], count: int) -> dict[int, SimulatedAccount]:
     """``count`` accounts spread round-robin over ``platforms``, one code each (terminal ``T000``...)."""
     accounts = {}

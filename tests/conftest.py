@@ -52,6 +52,6 @@ async def gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
 
 @pytest.fixture
 async def merchant(gateway: RunningGateway) -> Merchant:
-    from agent.keys import MERCHANTS
+    from agent.appkeys import MERCHANTS
 
     return await gateway.app[MERCHANTS].create("测试商户")

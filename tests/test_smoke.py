@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import Page
 
-from agent.keys import DB
+from agent.appkeys import DB
 from tests.support.gateway import RunningGateway
 
 

@@ -17,6 +17,7 @@ from yarl import URL
 from agent.accounts.failures import Failure, describe, takeover_offered
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
+from agent.errors import AccountExists, InvalidChange, NotFound
 from agent.providers.base import AccountCredentials, HealthState
 
 
@@ -56,17 +57,6 @@ _ACCOUNT_SQL = (
 )
 
 
-class AccountExists(sqlite3.IntegrityError):
-    """The platform already has an account with this username (raised in place of sqlite's own error, so
-    callers that caught that keep working); ``existing_id`` is that account's id."""
-
-    def __init__(self, platform: str, username: str, existing_id: int) -> None:
-        super().__init__(
-            f"{platform} 平台下用户名 {username} 已是账号 #{existing_id}：要改它请用 mapay account update {existing_id}"
-        )
-        self.existing_id = existing_id
-
-
 def checked_base_url(value: str) -> str:
     """A back office address must be absolute http(s); stored without a trailing slash."""
     try:
@@ -74,7 +64,7 @@ def checked_base_url(value: str) -> str:
     except ValueError:
         url = URL()
     if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"base URL {value!r} is not a full http:// or https:// address")
+        raise InvalidChange(f"base URL {value!r} is not a full http:// or https:// address")
     return value.rstrip("/")
 
 
@@ -103,7 +93,7 @@ class AccountBook:
         base_url = None if base_url is None else checked_base_url(base_url)
         platform_id = await self._db.fetchval("SELECT id FROM platforms WHERE slug = ?", (platform,))
         if platform_id is None:
-            raise LookupError(f"unknown platform {platform!r}")
+            raise NotFound(f"unknown platform {platform!r}")
         try:
             async with self._db.transaction() as conn:
                 cursor = await conn.execute(
@@ -125,11 +115,23 @@ class AccountBook:
     async def account(self, account_id: int) -> Account:
         row = await self._db.fetchone(f"{_ACCOUNT_SQL} WHERE a.id = ?", (account_id,))
         if row is None:
-            raise LookupError(f"account {account_id} not found")
+            raise NotFound(f"account {account_id} not found")
         return _account(row)
 
     async def accounts(self) -> list[Account]:
         return [_account(row) for row in await self._db.fetchall(f"{_ACCOUNT_SQL} ORDER BY a.id")]
+
+    async def health_at(self, account_id: int) -> int | None:
+        """When the account's health last changed (epoch ms)."""
+        value = await self._db.fetchval("SELECT health_at FROM accounts WHERE id = ?", (account_id,))
+        return None if value is None else int(value)
+
+    async def count_by_health(self) -> list[tuple[str, int, int]]:
+        """(health, enabled accounts, disabled accounts) for every health state present."""
+        rows = await self._db.fetchall(
+            "SELECT health, sum(enabled) AS on_, sum(1 - enabled) AS off FROM accounts GROUP BY health ORDER BY health"
+        )
+        return [(row["health"], row["on_"], row["off"]) for row in rows]
 
     async def credentials(self, account_id: int) -> AccountCredentials:
         row = await self._db.fetchone(
@@ -138,7 +140,7 @@ class AccountBook:
             (account_id,),
         )
         if row is None:
-            raise LookupError(f"account {account_id} not found")
+            raise NotFound(f"account {account_id} not found")
         return AccountCredentials(
             account_id=row["id"], platform=row["slug"], username=row["username"],
             password=self._box.decrypt(row["secret_enc"]), base_url=row["base_url"],
@@ -155,9 +157,9 @@ class AccountBook:
         login_failed health: the old ones were what failed, so the next poll tries again.
         """
         if name is not None and not name.strip():
-            raise ValueError("an account name cannot be empty")
+            raise InvalidChange("an account name cannot be empty")
         if password == "":
-            raise ValueError("a password cannot be empty")
+            raise InvalidChange("a password cannot be empty")
         if isinstance(base_url, str):
             base_url = checked_base_url(base_url)
         current = await self.account(account_id)
@@ -227,4 +229,4 @@ class AccountBook:
                 f"UPDATE accounts SET {assignments} WHERE id = ?", (*values.values(), account_id)
             )
             if cursor.rowcount == 0:
-                raise LookupError(f"account {account_id} not found")
+                raise NotFound(f"account {account_id} not found")

@@ -11,6 +11,7 @@ import re
 
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
+from agent.errors import InvalidChange, NotFound
 
 _CODE = re.compile(r"^[0-9A-Za-z]{4,8}$")
 RESUMED_REASON = "one-time code delivered: the login resumes"
@@ -20,9 +21,9 @@ async def deliver_otp(db: Database, box: SecretBox, account_id: int, code: str) 
     """Store a one-time code for the account (replacing an older one). Raises ValueError/LookupError."""
     code = code.strip()
     if not _CODE.fullmatch(code):
-        raise ValueError("one-time code must be 4-8 letters or digits")
+        raise InvalidChange("one-time code must be 4-8 letters or digits")
     if await db.fetchval("SELECT 1 FROM accounts WHERE id = ?", (account_id,)) is None:
-        raise LookupError(f"account {account_id} not found")
+        raise NotFound(f"account {account_id} not found")
     async with db.transaction() as conn:
         # Out of needs_human, so the poll scheduler tries the login again and it picks the code up.
         await conn.execute(

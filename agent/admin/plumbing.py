@@ -8,11 +8,11 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from agent.admin import labels
+from agent import labels
 from agent.admin.auth import AdminAuth, Session
-from agent.audit import write_audit
+from agent.appkeys import DB, SETTINGS
+from agent.audit import record_audit
 from agent.db import Database
-from agent.keys import DB, SETTINGS
 from agent.money import format_yuan
 from agent.settings import Settings
 from agent.timefmt import format_local
@@ -90,5 +90,4 @@ def see_other(location: str) -> web.Response:
 
 async def audit(request: web.Request, action: str, target: str, detail: Mapping[str, Any] | None = None) -> None:
     """Record an admin action that its owning module does not audit itself (never with secrets)."""
-    async with request.config_dict[DB].transaction() as conn:
-        await write_audit(conn, actor(request), action, target, detail or {})
+    await record_audit(request.config_dict[DB], actor(request), action, target, detail or {})

@@ -1,12 +1,13 @@
-"""Figures for the dashboard, counted over Asia/Shanghai calendar days."""
+"""Figures for the dashboard, counted over Asia/Shanghai calendar days (read through ``agent.orders.queries``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from agent.db import Database, now_ms
-from agent.timefmt import SHANGHAI, to_ms
+from agent.orders.queries import figures
+from agent.timefmt import SHANGHAI, shanghai_day_start_ms
 
 CHART_DAYS = 7
 
@@ -37,24 +38,14 @@ class Day:
 
 def day_start(at_ms: int, days_back: int = 0) -> int:
     """Epoch ms of Shanghai midnight ``days_back`` days before the day containing ``at_ms``."""
-    local = datetime.fromtimestamp(at_ms / 1000, SHANGHAI)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days_back)
-    return to_ms(midnight)
+    return shanghai_day_start_ms(at_ms, days_back)
 
 
 async def today(db: Database, now: int | None = None) -> Today:
     now = now_ms() if now is None else now
     start = day_start(now)
-    row = await db.fetchone(
-        "SELECT count(*) AS orders, coalesce(sum(status = 'paid'), 0) AS paid, "
-        "coalesce(sum(status = 'pending' AND expires_at > ?), 0) AS live FROM orders WHERE created_at >= ?",
-        (now, start),
-    )
-    paid_fen = await db.fetchval(
-        "SELECT coalesce(sum(money_fen), 0) FROM orders WHERE status = 'paid' AND paid_at >= ?", (start,)
-    )
-    assert row is not None
-    return Today(row["orders"], row["paid"], paid_fen, row["live"])
+    found = await figures(db, start, None, now)
+    return Today(found.orders, found.paid, found.paid_fen, found.live)
 
 
 async def last_days(db: Database, now: int | None = None, days: int = CHART_DAYS) -> list[Day]:
@@ -63,38 +54,10 @@ async def last_days(db: Database, now: int | None = None, days: int = CHART_DAYS
     result = []
     for back in range(days - 1, -1, -1):
         start, end = day_start(now, back), day_start(now, back - 1)
-        row = await db.fetchone(
-            "SELECT count(*) AS orders, coalesce(sum(status = 'paid'), 0) AS paid FROM orders "
-            "WHERE created_at >= ? AND created_at < ?",
-            (start, end),
-        )
-        paid_fen = await db.fetchval(
-            "SELECT coalesce(sum(money_fen), 0) FROM orders WHERE status = 'paid' AND paid_at >= ? AND paid_at < ?",
-            (start, end),
-        )
-        assert row is not None
+        found = await figures(db, start, end, now)
         label = datetime.fromtimestamp(start / 1000, SHANGHAI).strftime("%m-%d")
-        result.append(Day(label, row["orders"], row["paid"], paid_fen))
+        result.append(Day(label, found.orders, found.paid, found.paid_fen))
     return result
-
-
-async def notify_counts(db: Database) -> dict[str, int]:
-    """Outbox jobs by state: ``pending`` (incl. retrying), ``retrying`` (failed at least once), ``failed``."""
-    row = await db.fetchone(
-        "SELECT coalesce(sum(status = 'pending'), 0) AS pending, "
-        "coalesce(sum(status = 'pending' AND attempts > 0), 0) AS retrying, "
-        "coalesce(sum(status = 'failed'), 0) AS failed FROM notify_jobs"
-    )
-    assert row is not None
-    return {"pending": row["pending"], "retrying": row["retrying"], "failed": row["failed"]}
-
-
-async def accounts_by_health(db: Database) -> list[tuple[str, int, int]]:
-    """(health, enabled accounts, disabled accounts) for every health state present."""
-    rows = await db.fetchall(
-        "SELECT health, sum(enabled) AS on_, sum(1 - enabled) AS off FROM accounts GROUP BY health ORDER BY health"
-    )
-    return [(row["health"], row["on_"], row["off"]) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)

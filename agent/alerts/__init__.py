@@ -12,8 +12,8 @@ from aiohttp import web
 from agent.alerts.alerter import Alerter
 from agent.alerts.messages import Alert, Level
 from agent.alerts.watcher import AlertWatcher
+from agent.appkeys import DB, SETTINGS, STORAGE
 from agent.db.storage import StorageStatus
-from agent.keys import DB, SETTINGS, STORAGE
 
 ALERTER = web.AppKey("alerter", Alerter)
 

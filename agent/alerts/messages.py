@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from agent.accounts.failures import FailureClass, describe, takeover_offered
-from agent.admin.labels import CHANNEL, HEALTH
+from agent.labels import CHANNEL, HEALTH
 from agent.money import format_yuan
+from agent.orders import OrderStatus
 from agent.providers.base import HealthState
 from agent.timefmt import format_local
 
@@ -206,7 +207,7 @@ def unmatched_key(payment_id: int) -> str:
 
 def unmatched_payment(payment: UnmatchedPayment, base_url: str) -> Alert:
     """A payment no order claims. The one place that decides which variant of the message applies."""
-    if payment.duplicate_of is not None and payment.duplicate_status == "paid":
+    if payment.duplicate_of is not None and payment.duplicate_status == OrderStatus.PAID:
         return _duplicate_payment(payment, base_url)
     if payment.duplicate_of is not None:
         return _late_payment(payment, base_url)
@@ -245,7 +246,7 @@ def _duplicate_payment(payment: UnmatchedPayment, base_url: str) -> Alert:
 
 
 def _late_payment(payment: UnmatchedPayment, base_url: str) -> Alert:
-    ended = "已关闭" if payment.duplicate_status == "closed" else "已过期"
+    ended = "已关闭" if payment.duplicate_status == OrderStatus.CLOSED else "已过期"
     body = (
         f"{_payment_line(payment)}，金额与订单 {payment.duplicate_of} 相同，但该订单{ended}后才付款。\n"
         "请核实后任选一种处理：\n"

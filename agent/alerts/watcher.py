@@ -8,7 +8,6 @@ each round is cheap: the :class:`Alerter` sends it once and resolves it when the
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ from agent.alerts.alerter import Alerter
 from agent.alerts.messages import AccountFacts, Alert, UnackedNotify, UnmatchedPayment
 from agent.db import Database, now_ms
 from agent.db.storage import StorageUnavailable
+from agent.recurring import RecurringTask
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -70,22 +70,17 @@ class AlertWatcher:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._run(), name="alert-watcher")
-        try:
+        task = RecurringTask(self._step, self._settings.alert_check_seconds, name="alert-watcher")
+        async with task.running():
             yield
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except (sqlite3.Error, StorageUnavailable) as exc:  # a busy or failing database: look again later
-                log.warning("alert_check_failed", error=str(exc))
-            except Exception:
-                log.exception("alert_check_crashed")
-            await asyncio.sleep(self._settings.alert_check_seconds)
+    async def _step(self) -> None:
+        try:
+            await self.check()
+        except (sqlite3.Error, StorageUnavailable) as exc:  # a busy or failing database: look again later
+            log.warning("alert_check_failed", error=str(exc))
+        except Exception:
+            log.exception("alert_check_crashed")
 
     async def check(self) -> None:
         """One look at every condition."""

@@ -1,8 +1,14 @@
 """Allocation: choose a QR code and a payable amount unique within its matching scope."""
 
-from agent.allocation.allocator import Allocator, DuplicateOutTradeNo, OrderDraft
+from agent.allocation.allocator import Allocator, OrderDraft
 from agent.allocation.amounts import scope_key
-from agent.allocation.pool_view import AccountsUnavailable, AllocationError, AmountsExhausted, NoCodeAvailable
+from agent.errors import (
+    AccountsUnavailable,
+    AllocationError,
+    AmountsExhausted,
+    DuplicateOutTradeNo,
+    NoCodeAvailable,
+)
 
 __all__ = [
     "AccountsUnavailable",

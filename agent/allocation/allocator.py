@@ -19,10 +19,12 @@ from typing import TypeVar
 import structlog
 
 from agent.allocation.clock import shanghai_day_start_ms
-from agent.allocation.pool_view import AllocationError, PoolView, Slot
+from agent.allocation.pool_view import PoolView, Slot
 from agent.allocation.trade_no import new_trade_no, new_trade_nos
+from agent.codes import touch_codes
 from agent.db import Database, now_ms
-from agent.orders import Order, OrderStatus
+from agent.errors import AllocationError, DuplicateOutTradeNo
+from agent.orders import Order, OrderStatus, transitions
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -30,20 +32,6 @@ log = structlog.get_logger(__name__)
 _MAX_BATCH = 64
 
 _EPOCH_SQL = "SELECT epoch FROM allocation_epoch"
-_SWEEP_SQL = (
-    "UPDATE orders SET status = 'expired' WHERE status = 'pending' AND expires_at < ? "
-    "RETURNING scope, pay_amount_fen, code_id, created_at"
-)
-_INSERT_SQL = (
-    "INSERT INTO orders (trade_no, pid, out_trade_no, type, name, money_fen, pay_amount_fen, code_id, "
-    "account_id, scope, status, created_at, expires_at, param, notify_url, return_url, clientip, device, "
-    "sitename, sign_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_RENEW_SQL = (
-    "UPDATE orders SET status = 'pending', pay_amount_fen = ?, code_id = ?, account_id = ?, scope = ?, "
-    "created_at = ?, expires_at = ? WHERE trade_no = ? AND status = 'expired'"
-)
-_TOUCH_SQL = "UPDATE codes SET last_used_at = ? WHERE id = ?"
 _POLICY_SQL = (
     "UPDATE amount_quarantine_policy SET paid_ms = ?1, expired_ms = ?2 "
     "WHERE id = 1 AND (paid_ms != ?1 OR expired_ms != ?2)"
@@ -53,10 +41,6 @@ _FORGET_EVERY_MS = 60_000
 
 _T = TypeVar("_T")
 _Work = Callable[[sqlite3.Connection, PoolView, int], _T]
-
-
-class DuplicateOutTradeNo(Exception):
-    """The merchant's order number already has an order: the caller applies the re-use rules."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +66,8 @@ _Queued = tuple[OrderDraft, "asyncio.Future[Order]"]
 
 
 class Allocator:
-    """Places orders on the QR pool; the only writer of new pending orders."""
+    """Places orders on the QR pool: chooses each code and payable amount; the rows are written through
+    ``agent.orders.transitions``, the only writer of ``orders``."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
@@ -111,15 +96,11 @@ class Allocator:
                 slot = view.next(conn, expired.money_fen)
                 order = self._order(expired, expired.trade_no, slot, now)
                 try:
-                    cursor = conn.execute(
-                        _RENEW_SQL,
-                        (order.pay_amount_fen, slot.code.code_id, slot.code.account_id, slot.code.scope,
-                         now, order.expires_at, order.trade_no),
-                    )
+                    renewed = transitions.renew(conn, order)
                 except sqlite3.IntegrityError as exc:
                     _resolve_clash(exc, view, slot, order.trade_no, now)
                     continue
-                if cursor.rowcount == 0:
+                if not renewed:
                     return None
                 view.use(slot)
                 return order
@@ -141,7 +122,7 @@ class Allocator:
             now = now_ms()
             self._maintain_quarantine(conn, now)
             epoch = _epoch(conn)
-            expired = conn.execute(_SWEEP_SQL, (now - self._settings.match_skew_seconds * 1000,)).fetchall()
+            expired = transitions.expire_overdue_in(conn, now - self._settings.match_skew_seconds * 1000)
             day_start = shanghai_day_start_ms(now)
             if view is not None and view.epoch == epoch and view.day_start == day_start:
                 view.release(expired)
@@ -149,7 +130,7 @@ class Allocator:
                 view = PoolView.load(conn, day_start, self._settings)
             view.begin(now)
             result = work(conn, view, now)
-            conn.executemany(_TOUCH_SQL, view.touched())
+            touch_codes(conn, view.touched())
             view.epoch = _epoch(conn)  # our own writes moved it; nobody else can while we hold the write lock
             return result, view
 
@@ -211,7 +192,7 @@ class Allocator:
             if one_by_one:
                 return [self._insert(conn, view, d, t, now) for d, t in zip(drafts, trade_nos, strict=True)]
             outcomes = [self._choose(conn, view, d, t, now) for d, t in zip(drafts, trade_nos, strict=True)]
-            conn.executemany(_INSERT_SQL, [_insert_params(o) for o in outcomes if isinstance(o, Order)])
+            transitions.insert_orders(conn, [o for o in outcomes if isinstance(o, Order)])
             return outcomes
 
         return work
@@ -234,7 +215,7 @@ class Allocator:
                 slot = view.next(conn, draft.money_fen)
                 order = self._order(draft, trade_no, slot, now)
                 try:
-                    conn.execute(_INSERT_SQL, _insert_params(order))
+                    transitions.insert_order(conn, order)
                 except sqlite3.IntegrityError as exc:
                     trade_no = _resolve_clash(exc, view, slot, trade_no, now)
                     continue
@@ -272,11 +253,3 @@ def _resolve_clash(exc: sqlite3.IntegrityError, view: PoolView, slot: Slot, trad
         return new_trade_no(now)
     raise exc
 
-
-def _insert_params(order: Order) -> tuple[object, ...]:
-    return (
-        order.trade_no, order.pid, order.out_trade_no, order.type, order.name, order.money_fen,
-        order.pay_amount_fen, order.code_id, order.account_id, order.scope, order.created_at,
-        order.expires_at, order.param, order.notify_url, order.return_url, order.clientip, order.device,
-        order.sitename, order.sign_type,
-    )

@@ -23,6 +23,7 @@ from typing import Any
 
 from agent.accounts.failures import describe
 from agent.allocation.amounts import EligibleCode, amount_candidates, choose_slot, scope_key
+from agent.errors import AccountsUnavailable, AllocationError, AmountsExhausted, NoCodeAvailable
 from agent.providers.base import HealthState
 from agent.settings import Settings
 
@@ -46,7 +47,6 @@ _UNAVAILABLE_SQL = (
     "JOIN platforms p ON p.id = a.platform_id "
     "WHERE EXISTS (SELECT 1 FROM codes c WHERE c.account_id = a.id AND c.enabled = 1) ORDER BY a.id"
 )
-_NAMED_ACCOUNTS = 5  # the merchant's error names this many accounts, then counts the rest
 # Scopes never contain the unit separator; were one to, the unique index would still refuse the clash.
 _SEPARATOR = "\x1f"
 _NONE: frozenset[str] = frozenset()
@@ -57,32 +57,6 @@ _TAKEN_SQL = (
 _QUARANTINED_SQL = (
     "SELECT pay_amount_fen, scope, until FROM amount_quarantine WHERE pay_amount_fen BETWEEN ? AND ? AND until > ?"
 )
-
-
-class AllocationError(Exception):
-    """No order can be placed now; ``str(exc)`` is a Chinese message fit for the merchant."""
-
-
-class NoCodeAvailable(AllocationError):
-    """There are no enabled codes at all."""
-
-    def __init__(self) -> None:
-        super().__init__("暂无可用的收款码，请稍后再试")
-
-
-class AccountsUnavailable(AllocationError):
-    """There are codes, but none of their accounts can take an order now; says why for each account."""
-
-    def __init__(self, reasons: Sequence[str]) -> None:
-        named = "；".join(reasons[:_NAMED_ACCOUNTS])
-        more = f"等共 {len(reasons)} 个账号" if len(reasons) > _NAMED_ACCOUNTS else ""
-        super().__init__(f"所有收款账号暂不可用：{named}{more}")
-        self.reasons = list(reasons)
-
-
-class AmountsExhausted(AllocationError):
-    def __init__(self) -> None:
-        super().__init__("该金额的可用收款名额已满，请稍后再试或更换金额")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ only when the first account has work.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -20,11 +19,11 @@ from agent.accounts import AccountBook
 from agent.accounts.failures import classify
 from agent.accounts.otp import take_otp
 from agent.accounts.sessions import SessionStore
+from agent.appkeys import DB, SECRETS, SETTINGS
 from agent.browser.runtime import BrowserRuntime
 from agent.captcha import CaptchaSolver
 from agent.crypto import SecretBox
 from agent.db import Database
-from agent.keys import DB, SECRETS, SETTINGS
 from agent.profiles import ProfileError, profile_for
 from agent.providers.base import (
     AccountCredentials,
@@ -36,6 +35,7 @@ from agent.providers.base import (
     ProviderTransaction,
 )
 from agent.providers.browser import BrowserProvider
+from agent.recurring import RecurringTask
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -80,21 +80,19 @@ class BrowserAgent:
         self._db = db
         self._box = box
         self._providers: dict[int, BrowserProvider] = {}
-        self._reaper: asyncio.Task[None] | None = None
+        idle = settings.browser_idle_seconds
+        self._reaper = RecurringTask(self._reap_idle, min(5.0, idle / 4), name="browser-reaper", wait_first=True)
 
     async def __aenter__(self) -> BrowserAgent:
         if self._owns_runtime:
             await self.runtime.__aenter__()
-        self._reaper = asyncio.create_task(self._reap_idle())
+        self._reaper.start()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+        await self._reaper.stop()
         for provider in list(self._providers.values()):
             await provider.close()  # saves each session state
         if self._owns_runtime:
@@ -138,14 +136,12 @@ class BrowserAgent:
 
     async def _reap_idle(self) -> None:
         idle = self.settings.browser_idle_seconds
-        while True:
-            await asyncio.sleep(min(5.0, idle / 4))
-            for provider in list(self._providers.values()):
-                try:
-                    await provider.close_if_idle(idle)
-                except Exception as exc:  # one account's trouble must not stop the reaper for the others
-                    if not self.storage.mark_failed(exc):
-                        log.exception("idle_close_failed", account_id=provider.account.account_id)
+        for provider in list(self._providers.values()):
+            try:
+                await provider.close_if_idle(idle)
+            except Exception as exc:  # one account's trouble must not stop the reaper for the others
+                if not self.storage.mark_failed(exc):
+                    log.exception("idle_close_failed", account_id=provider.account.account_id)
 
 
 BROWSER_AGENT = web.AppKey("browser_agent", BrowserAgent)

@@ -18,6 +18,8 @@ import structlog
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
+from agent.redaction import redact_data, redact_values
+
 log = structlog.get_logger(__name__)
 
 MIN_SECRET_LENGTH = 4  # shorter strings would blank out ordinary words
@@ -25,9 +27,7 @@ MIN_SECRET_LENGTH = 4  # shorter strings would blank out ordinary words
 
 def redact(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every secret (longest first, so a token containing another is fully hidden) masked."""
-    for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    return redact_values(text, secrets, min_length=MIN_SECRET_LENGTH)
 
 
 async def save_snapshot(
@@ -61,7 +61,7 @@ async def save_snapshot(
             await page.screenshot(path=str(folder / "screenshot.png"), full_page=True, timeout=5000)
         except PlaywrightError as exc:
             info["page_error"] = str(exc).splitlines()[0]
-    text = json.dumps(info, ensure_ascii=False, indent=2, default=str)
+    text = json.dumps(redact_data(info), ensure_ascii=False, indent=2, default=str)
     (folder / "error.json").write_text(redact(text, secrets), encoding="utf-8")
     log.warning("snapshot_saved", account_id=account_id, step=step, error=type(error).__name__, path=str(folder))
     return folder

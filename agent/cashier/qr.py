@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import segno
 
+from agent.codes import code_artwork
 from agent.db import Database
 
 # Uploaded pictures are served only as these types; anything else would let an upload pose as a page.
@@ -51,12 +52,11 @@ def image_media_type(image: bytes, declared: str | None) -> str:
 
 async def code_picture(db: Database, code_id: int) -> QrPicture | None:
     """The code's picture: rendered payload first (always crisp), the uploaded image otherwise."""
-    row = await db.fetchone("SELECT payload, image, image_type FROM codes WHERE id = ?", (code_id,))
-    if row is None:
+    artwork = await code_artwork(db, code_id)
+    if artwork is None:
         return None
-    if row["payload"]:
-        return QrPicture(render_svg(row["payload"]), "image/svg+xml")
-    if row["image"] is not None:
-        image = bytes(row["image"])
-        return QrPicture(image, image_media_type(image, row["image_type"]))
+    if artwork.payload:
+        return QrPicture(render_svg(artwork.payload), "image/svg+xml")
+    if artwork.image is not None:
+        return QrPicture(artwork.image, image_media_type(artwork.image, artwork.image_type))
     return None

@@ -15,6 +15,7 @@ import structlog
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from agent.appkeys import DB, MERCHANTS
 from agent.cashier.payer import (
     CHOOSABLE_METHODS,
     METHOD_LABELS,
@@ -26,12 +27,13 @@ from agent.cashier.payer import (
 from agent.cashier.qr import code_picture
 from agent.db import now_ms
 from agent.epay_rsa import SIGN_TYPE as RSA_SIGN_TYPE
-from agent.keys import DB, MERCHANTS
 from agent.money import format_yuan
-from agent.orders import Order, OrderStatus, get_order
+from agent.orders import Order, OrderStatus, get_order, transitions
 from agent.platform_key import PLATFORM_KEY
 from agent.polling import POLL_SCHEDULER
 from agent.web.requests import BadRequest, read_form
+
+routes = web.RouteTableDef()
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +100,7 @@ def _page_state(order: Order, now: int) -> str:
     return status.value
 
 
+@routes.get("/pay/{trade_no}", name="cashier-page")
 async def pay_page(request: web.Request) -> web.Response:
     order = await _find_order(request)
     if order is None:
@@ -125,6 +128,7 @@ async def pay_page(request: web.Request) -> web.Response:
     return _render(request, "pay.html", context)
 
 
+@routes.get("/pay/{trade_no}/status", name="cashier-status")
 async def status(request: web.Request) -> web.Response:
     order = await _find_order(request)
     if order is None:
@@ -134,6 +138,7 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response(status_document(order, key, now_ms(), platform_key), headers=_JSON_HEADERS)
 
 
+@routes.post("/pay/{trade_no}/check", name="cashier-check")
 async def check_now(request: web.Request) -> web.Response:
     """"我已支付": ask for an immediate read of the order's account. Repeating it only repeats the request."""
     order = await _find_order(request)
@@ -148,6 +153,7 @@ async def check_now(request: web.Request) -> web.Response:
     return web.json_response(status_document(order, key, now, platform_key), headers=_JSON_HEADERS)
 
 
+@routes.post("/pay/{trade_no}/method", name="cashier-method")
 async def choose_method(request: web.Request) -> web.Response:
     """Set the order's type once, while it is pending and still untyped; later or repeated choices change nothing."""
     order = await _find_order(request)
@@ -160,18 +166,12 @@ async def choose_method(request: web.Request) -> web.Response:
         return web.Response(status=exc.status, text=exc.message)
     if method not in CHOOSABLE_METHODS:
         return web.Response(status=400, text="不支持的支付方式")
-    async with request.app[DB].transaction() as conn:
-        cursor = await conn.execute(
-            "UPDATE orders SET type = ? "
-            "WHERE trade_no = ? AND status = 'pending' AND type IS NULL AND expires_at >= ?",
-            (method, order.trade_no, now_ms()),
-        )
-        changed = cursor.rowcount
-    if changed:
+    if await transitions.choose_method(request.app[DB], order.trade_no, method):
         log.info("cashier_method_chosen", trade_no=order.trade_no, type=method)
     raise web.HTTPSeeOther(request.app.router["cashier-page"].url_for(trade_no=order.trade_no))
 
 
+@routes.get("/pay/{trade_no}/qr", name="cashier-qr")
 async def qr_picture(request: web.Request) -> web.Response:
     """The QR, only while the order can be paid with it: an expired or closed order's code is not handed out."""
     order = await _find_order(request)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from agent.accounts import AccountBook
 from agent.cli.errors import check_data_folder
+from agent.codes import CodeBook
 from agent.crypto import SecretBox, load_secret_box
 from agent.db import Database
 from agent.merchants import MerchantBook
 from agent.platforms import known_platforms, sync_platforms
-from agent.pool import Pool
 from agent.settings import Settings
 
 
@@ -22,7 +22,7 @@ class CliContext:
     db: Database
     box: SecretBox
     merchants: MerchantBook
-    pool: Pool
+    codes: CodeBook
     accounts: AccountBook
 
 
@@ -33,4 +33,4 @@ async def open_context(settings: Settings) -> AsyncIterator[CliContext]:
     box = load_secret_box(settings)
     async with Database(settings.database_path) as db:
         await sync_platforms(db, known_platforms(settings))
-        yield CliContext(settings, db, box, MerchantBook(db, box), Pool(db, box), AccountBook(db, box))
+        yield CliContext(settings, db, box, MerchantBook(db, box), CodeBook(db, box), AccountBook(db, box))

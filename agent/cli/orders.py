@@ -9,8 +9,9 @@ from agent.cli.context import CliContext
 from agent.cli.output import emit, fail
 from agent.matching import OrderStateError, close_order, mark_paid
 from agent.money import format_yuan
-from agent.notify.outbox import requeue
-from agent.orders import ORDER_COLUMNS, Order, OrderStatus, get_order
+from agent.notify.outbox import attempts_of, requeue
+from agent.orders import Order, OrderStatus, get_order
+from agent.orders.queries import latest_orders
 from agent.timefmt import format_local
 
 
@@ -55,19 +56,8 @@ def _summary(order: Order) -> dict[str, Any]:
 
 
 async def order_list(ctx: CliContext, args: argparse.Namespace) -> int:
-    where, params = [], []
-    if args.status:
-        where.append("status = ?")
-        params.append(args.status)
-    if args.pid:
-        where.append("pid = ?")
-        params.append(args.pid)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    rows = await ctx.db.fetchall(
-        f"SELECT {ORDER_COLUMNS} FROM orders {clause} ORDER BY created_at DESC LIMIT ?",
-        (*params, max(1, min(args.limit, 1000))),
-    )
-    emit([_summary(Order.from_row(row)) for row in rows], as_json=args.json)
+    orders = await latest_orders(ctx.db, status=args.status or None, pid=args.pid or None, limit=max(1, min(args.limit, 1000)))
+    emit([_summary(order) for order in orders], as_json=args.json)
     return 0
 
 
@@ -75,11 +65,7 @@ async def order_show(ctx: CliContext, args: argparse.Namespace) -> int:
     order = await get_order(ctx.db, args.trade_no)
     if order is None:
         return fail(f"order {args.trade_no} not found")
-    attempts = await ctx.db.fetchall(
-        "SELECT attempted_at, http_status, outcome, body_excerpt FROM notify_attempts "
-        "WHERE trade_no = ? ORDER BY attempted_at",
-        (order.trade_no,),
-    )
+    attempts = await attempts_of(ctx.db, order.trade_no)
     detail = {
         **_summary(order),
         "name": order.name,
@@ -90,8 +76,8 @@ async def order_show(ctx: CliContext, args: argparse.Namespace) -> int:
         "notify_url": order.notify_url,
         "return_url": order.return_url,
         "notify_attempts": [
-            {"at": format_local(a["attempted_at"]), "http_status": a["http_status"], "outcome": a["outcome"],
-             "body": a["body_excerpt"]}
+            {"at": format_local(a.attempted_at), "http_status": a.http_status, "outcome": a.outcome,
+             "body": a.body_excerpt}
             for a in attempts
         ],
     }

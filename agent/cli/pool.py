@@ -12,7 +12,7 @@ from typing import Any
 
 from agent.accounts import UNCHANGED, AccountExists, Unchanged
 from agent.accounts.otp import deliver_otp
-from agent.audit import write_audit
+from agent.audit import record_audit
 from agent.browser.agent import test_account
 from agent.cli import rsa_keys
 from agent.cli.context import CliContext
@@ -140,8 +140,7 @@ async def merchant_enable(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def _audit(ctx: CliContext, action: str, target: str) -> None:
-    async with ctx.db.transaction() as conn:
-        await write_audit(conn, "cli", action, target, {})
+    await record_audit(ctx.db, "cli", action, target, {})
 
 
 async def platform_list(ctx: CliContext, args: argparse.Namespace) -> int:
@@ -277,7 +276,7 @@ async def code_add(ctx: CliContext, args: argparse.Namespace) -> int:
     if args.image:
         image_type = "image/png" if args.image.suffix.lower() == ".png" else "image/jpeg"
     try:
-        code = await ctx.pool.add_code(
+        code = await ctx.codes.add_code(
             args.account, payload=args.payload, image=image, image_type=image_type,
             terminal_id=args.terminal, label=args.label, daily_cap_fen=cap,
         )
@@ -295,7 +294,7 @@ async def code_update(ctx: CliContext, args: argparse.Namespace) -> int:
     except MoneyError as exc:
         return fail(f"--daily-cap: {exc}")
     try:
-        code = await ctx.pool.update_code(
+        code = await ctx.codes.update_code(
             args.id, label=args.label, terminal_id=_cleared_if_empty(args.terminal), daily_cap_fen=cap
         )
     except (LookupError, ValueError) as exc:
@@ -305,14 +304,14 @@ async def code_update(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def code_list(ctx: CliContext, args: argparse.Namespace) -> int:
-    emit(await ctx.pool.codes(args.account), as_json=args.json)
+    emit(await ctx.codes.codes(args.account), as_json=args.json)
     return 0
 
 
 async def code_enable(ctx: CliContext, args: argparse.Namespace) -> int:
     try:
-        await ctx.pool.set_code_enabled(args.id, args.enabled)
+        await ctx.codes.set_code_enabled(args.id, args.enabled)
     except LookupError as exc:
         return fail(str(exc))
-    emit(await ctx.pool.code(args.id), as_json=args.json)
+    emit(await ctx.codes.code(args.id), as_json=args.json)
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sqlite3
 from typing import Any
 
 from agent.cli.context import CliContext
@@ -11,14 +10,10 @@ from agent.cli.output import emit, fail
 from agent.db import Database
 from agent.matching import OrderStateError, attach_transaction, dismiss_transaction
 from agent.money import format_yuan
+from agent.provider_transactions import StoredPayment, get_payment, latest_payments
 from agent.timefmt import format_local
 
 STATUSES = ("unmatched", "matched", "dismissed")
-_COLUMNS = (
-    "SELECT id, account_id, provider_trade_no, amount_fen, channel, paid_at, terminal_id, status, order_trade_no "
-    "FROM provider_transactions"
-)
-
 
 def register(commands: Any) -> None:
     transaction = commands.add_parser("transaction", help="provider payments read from the back offices").add_subparsers(
@@ -41,26 +36,23 @@ def register(commands: Any) -> None:
     attach.set_defaults(handler=transaction_attach)
 
 
-def _row(row: sqlite3.Row) -> dict[str, Any]:
+def _row(payment: StoredPayment) -> dict[str, Any]:
     return {
-        "id": row["id"], "account_id": row["account_id"], "provider_trade_no": row["provider_trade_no"],
-        "amount": format_yuan(row["amount_fen"]), "channel": row["channel"], "paid": format_local(row["paid_at"]),
-        "terminal_id": row["terminal_id"], "status": row["status"], "order_trade_no": row["order_trade_no"],
+        "id": payment.id, "account_id": payment.account_id, "provider_trade_no": payment.provider_trade_no,
+        "amount": format_yuan(payment.amount_fen), "channel": payment.channel, "paid": format_local(payment.paid_at),
+        "terminal_id": payment.terminal_id, "status": payment.status, "order_trade_no": payment.order_trade_no,
     }
 
 
 async def _show(db: Database, transaction_id: int) -> dict[str, Any]:
-    row = await db.fetchone(f"{_COLUMNS} WHERE id = ?", (transaction_id,))
-    assert row is not None  # just changed in a committed transaction
-    return _row(row)
+    payment = await get_payment(db, transaction_id)
+    assert payment is not None  # just changed in a committed transaction
+    return _row(payment)
 
 
 async def transaction_list(ctx: CliContext, args: argparse.Namespace) -> int:
-    where, params = ("WHERE status = ?", [args.status]) if args.status else ("", [])
-    rows = await ctx.db.fetchall(
-        f"{_COLUMNS} {where} ORDER BY paid_at DESC, id DESC LIMIT ?", (*params, max(1, min(args.limit, 1000)))
-    )
-    emit([_row(row) for row in rows], as_json=args.json)
+    payments = await latest_payments(ctx.db, status=args.status, limit=max(1, min(args.limit, 1000)))
+    emit([_row(payment) for payment in payments], as_json=args.json)
     return 0
 
 

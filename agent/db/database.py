@@ -17,6 +17,7 @@ import aiosqlite
 import structlog
 
 from agent.db.storage import StorageHealth, StorageUnavailable
+from agent.recurring import RecurringTask
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +57,7 @@ class Database:
         self._reader: aiosqlite.Connection | None = None
         self._frozen: list[aiosqlite.Connection] = []  # read-only views used before the storage took writes
         self._checkpointer: aiosqlite.Connection | None = None
-        self._checkpoints: asyncio.Task[None] | None = None
+        self._checkpoints: RecurringTask | None = None
         self._write_lock = asyncio.Lock()
         self._reopen_lock = asyncio.Lock()
 
@@ -93,7 +94,12 @@ class Database:
                 await reader.execute(f"PRAGMA {pragma}")
             if str(self.path) != ":memory:":
                 self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
-                self._checkpoints = asyncio.create_task(self._checkpoint_forever(self._checkpointer))
+                checkpointer = self._checkpointer
+                self._checkpoints = RecurringTask(
+                    lambda: self._checkpoint(checkpointer), _CHECKPOINT_INTERVAL_SECONDS, name="wal-checkpointer",
+                    wait_first=True,
+                )
+                self._checkpoints.start()
         except BaseException:
             await self._close()
             raise
@@ -150,17 +156,15 @@ class Database:
 
     async def _close(self) -> None:
         if self._checkpoints is not None:
-            self._checkpoints.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checkpoints
+            await self._checkpoints.stop()
         for conn in (self._checkpointer, self._reader, self._conn):
             if conn is not None and conn not in self._frozen:
                 with contextlib.suppress(sqlite3.Error):  # a storage failure must not hide the others' close
                     await conn.close()  # the last connection to close checkpoints what is left
         self._conn = self._reader = self._checkpointer = self._checkpoints = None
 
-    async def _checkpoint_forever(self, conn: aiosqlite.Connection) -> None:
-        """Copy committed pages from the WAL into the database file every second, on a connection of its own.
+    async def _checkpoint(self, conn: aiosqlite.Connection) -> None:
+        """Copy committed pages from the WAL into the database file (every second), on a connection of its own.
 
         Left to itself SQLite checkpoints inside whichever COMMIT crosses 1,000 pages, on the writer's
         thread (with an fsync), and every order waiting for that transaction waits for the copy too. A
@@ -168,16 +172,14 @@ class Database:
         WAL only starts again from the beginning after a checkpoint that did: so once the WAL is long, the
         few frames written since are copied with writers held off, and the next write rewinds the WAL.
         """
-        while True:
-            await asyncio.sleep(_CHECKPOINT_INTERVAL_SECONDS)
-            try:
-                frames = await _checkpoint(conn, "PASSIVE")
-                if frames > _WAL_REWIND_FRAMES:
-                    async with self._write_lock:
-                        await _checkpoint(conn, "RESTART")
-            except sqlite3.Error as exc:
-                if not self.storage.mark_failed(exc):  # a full disk is logged there, once a minute
-                    log.warning("wal_checkpoint_failed", error=str(exc))
+        try:
+            frames = await _checkpoint(conn, "PASSIVE")
+            if frames > _WAL_REWIND_FRAMES:
+                async with self._write_lock:
+                    await _checkpoint(conn, "RESTART")
+        except sqlite3.Error as exc:
+            if not self.storage.mark_failed(exc):  # a full disk is logged there, once a minute
+                log.warning("wal_checkpoint_failed", error=str(exc))
 
     @property
     def conn(self) -> aiosqlite.Connection:

@@ -19,12 +19,12 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from agent.app import create_app
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS
 from agent.demo import views
 from agent.demo.shop import DemoShop
 from agent.demo.sms import SmsReader
 from agent.demo.state import DEMO, Demo
 from agent.demo.world import SimulatedAccount, add_simulated_account
-from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL, SECRETS
 from agent.settings import Settings
 from fixtures.server import BackOffice, serve_all
 
@@ -88,7 +88,7 @@ def _demo_ctx(
         accounts: dict[str, SimulatedAccount] = {}
         for n, (platform, office) in enumerate(offices.items(), start=1):
             accounts[platform] = await add_simulated_account(
-                app[ACCOUNTS], app[POOL], platform, office.url, http, username=DEMO_USERNAME, terminal_id=f"DEMO{n:02d}"
+                app[ACCOUNTS], app[CODES], platform, office.url, http, username=DEMO_USERNAME, terminal_id=f"DEMO{n:02d}"
             )
         async with SmsReader(app[DB], app[SECRETS], accounts.values()).running() as sms:
             shop = DemoShop(merchant, url, site_url=f"{url}/demo", notify_base=shop_url)

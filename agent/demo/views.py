@@ -9,16 +9,18 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
+from agent.appkeys import ACCOUNTS, DB
 from agent.cashier.payer import payer_status
 from agent.db import now_ms
 from agent.demo.shop import PAY_TYPES, OrderRefused, ShopOrder
 from agent.demo.state import DEMO, Demo
 from agent.demo.world import LOGIN_STYLES, PLATFORM_TITLES, put_first_in_line
-from agent.keys import ACCOUNTS, DB
 from agent.money import format_yuan
 from agent.orders import Order, OrderStatus, get_order
 from agent.providers.base import HealthState
 from agent.web.templates import add_static, add_templates
+
+routes = web.RouteTableDef()
 
 STATUS_LABELS = {
     OrderStatus.PENDING: "待支付",
@@ -82,6 +84,7 @@ def _render(request: web.Request, template: str, context: dict[str, Any]) -> web
     return response
 
 
+@routes.get("/demo")
 async def index(request: web.Request) -> web.Response:
     demo = request.app[DEMO]
     context = {
@@ -94,11 +97,13 @@ async def index(request: web.Request) -> web.Response:
     return _render(request, "index.html", context)
 
 
+@routes.get("/demo/live")
 async def live(request: web.Request) -> web.Response:
     """The order, account and notify lists alone: the page swaps them in every two seconds."""
     return _render(request, "_live.html", await _live_context(request))
 
 
+@routes.post("/demo/orders")
 async def create_order(request: web.Request) -> web.Response:
     demo = request.app[DEMO]
     form = await request.post()
@@ -118,6 +123,7 @@ async def create_order(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(order.payurl)
 
 
+@routes.post("/demo/orders/{out_trade_no}/pay")
 async def simulate_payment(request: web.Request) -> web.Response:
     """"模拟付款": the payer pays exactly the payable amount into the order's code, on its back office."""
     demo = request.app[DEMO]
@@ -136,6 +142,7 @@ async def simulate_payment(request: web.Request) -> web.Response:
                         "等待 mapay 读取并确认")
 
 
+@routes.get("/demo/return")
 async def return_page(request: web.Request) -> web.Response:
     """The merchant's return_url: trusts the redirect only if its signature and money check out."""
     params = dict(request.query)
@@ -143,6 +150,7 @@ async def return_page(request: web.Request) -> web.Response:
     return _result(request, problem=problem, params=params)
 
 
+@routes.route("*", "/demo/notify")
 async def notify(request: web.Request) -> web.Response:
     """The merchant's notify_url: ``success`` for a genuine notify, anything else makes mapay retry."""
     params = dict(request.query) if request.method == "GET" else {k: str(v) for k, v in (await request.post()).items()}
@@ -162,9 +170,4 @@ def setup(app: web.Application) -> None:
     """Register the demo merchant's templates, static files and routes under ``/demo``."""
     add_templates(app, "demo", "agent.demo")
     add_static(app, "demo", "agent.demo")
-    app.router.add_get("/demo", index)
-    app.router.add_get("/demo/live", live)
-    app.router.add_post("/demo/orders", create_order)
-    app.router.add_post("/demo/orders/{out_trade_no}/pay", simulate_payment)
-    app.router.add_get("/demo/return", return_page)
-    app.router.add_route("*", "/demo/notify", notify)
+    app.router.add_routes(routes)

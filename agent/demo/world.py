@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import aiohttp
 
 from agent.accounts import AccountBook
+from agent.codes import CodeBook, make_least_recently_used
 from agent.db import Database
 from agent.platforms import shipped_platforms
-from agent.pool import Pool
 from fixtures.client import ControlClient
 
 PLATFORM_TITLES = {platform.slug: platform.name for platform in shipped_platforms()}
@@ -50,7 +50,7 @@ class SimulatedAccount:
 
 
 async def add_simulated_account(
-    accounts: AccountBook, pool: Pool, platform: str, base_url: str, http: aiohttp.ClientSession, *, username: str, terminal_id: str
+    accounts: AccountBook, pool: CodeBook, platform: str, base_url: str, http: aiohttp.ClientSession, *, username: str, terminal_id: str
 ) -> SimulatedAccount:
     """Create the back-office login (random password) and the mapay account with one code pointing at it."""
     control = ControlClient(base_url, http)
@@ -70,7 +70,4 @@ async def put_first_in_line(db: Database, code_id: int) -> None:
     """Make ``code_id`` the least recently used code, so allocation offers it first (the demo's platform
     choice: mapi.php has no such field). The amount still decides: a code whose scope already holds the
     price loses to another code that is free at the exact price."""
-    async with db.transaction() as conn:
-        await conn.execute(
-            "UPDATE codes SET last_used_at = (SELECT min(last_used_at) FROM codes) - 1 WHERE id = ?", (code_id,)
-        )
+    await make_least_recently_used(db, code_id)

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from agent.allocation import Allocator
+from agent.appkeys import DB, MERCHANTS, SETTINGS
 from agent.intake import epay_routes, native, v2_routes
 from agent.intake.errors import intake_errors
 from agent.intake.service import INTAKE, IntakeService
-from agent.keys import DB, MERCHANTS, SETTINGS
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:

@@ -7,16 +7,16 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.allocation.clock import DAY_MS, shanghai_day_start_ms
+from agent.appkeys import DB, SETTINGS
 from agent.db import now_ms
 from agent.intake.errors import IntakeError, Reason
 from agent.intake.fields import MAPI, SUBMIT, CreateRules, flat_params, order_draft, parse_pid
 from agent.intake.service import INTAKE
 from agent.intake.signed import MD5, RSA, SIGNED, is_rsa
-from agent.keys import DB, SETTINGS
 from agent.merchants import Merchant
 from agent.money import format_yuan
-from agent.orders import ORDER_COLUMNS, Order, OrderStatus, get_order, get_order_by_out_trade_no
+from agent.orders import Order, OrderStatus, get_order, get_order_by_out_trade_no
+from agent.orders.queries import latest_orders, paid_counts
 from agent.timefmt import format_local
 from agent.web.requests import INT64_MAX, BadRequest, parse_int, read_form
 
@@ -145,24 +145,16 @@ async def _orders(request: web.Request, merchant: Merchant, params: dict[str, st
         offset = parse_int(params.get("offset", "") or "0", field="offset", low=0, high=_OFFSET_MAX)
     except BadRequest as exc:
         raise IntakeError(f"offset 必须是 0 到 {_OFFSET_MAX} 之间的整数") from exc
-    rows = await request.app[DB].fetchall(
-        f"SELECT {ORDER_COLUMNS} FROM orders WHERE pid = ? ORDER BY created_at DESC, trade_no DESC LIMIT ? OFFSET ?",
-        (merchant.pid, limit, offset),
-    )
-    return {"code": 1, "msg": "查询订单记录成功", "data": [epay_order(Order.from_row(row)) for row in rows]}
+    orders = await latest_orders(request.app[DB], pid=merchant.pid, limit=limit, offset=offset)
+    return {"code": 1, "msg": "查询订单记录成功", "data": [epay_order(order) for order in orders]}
 
 
 async def _query(request: web.Request, merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
-    today = shanghai_day_start_ms(now_ms())
-    row = await request.app[DB].fetchone(
-        "SELECT count(*), coalesce(sum(paid_at >= ?), 0), coalesce(sum(paid_at >= ? AND paid_at < ?), 0) "
-        "FROM orders WHERE pid = ? AND status = 'paid'",
-        (today, today - DAY_MS, today, merchant.pid),
-    )
-    assert row is not None
+    paid = await paid_counts(request.app[DB], merchant.pid, now_ms())
     return {
         "code": 1, "msg": "查询商户成功", "pid": merchant.pid, "name": merchant.name,
-        "active": int(merchant.enabled), "orders": row[0], "order_today": row[1], "order_lastday": row[2],
+        "active": int(merchant.enabled), "orders": paid.total, "order_today": paid.today,
+        "order_lastday": paid.yesterday,
     }
 
 

@@ -10,7 +10,7 @@ import structlog
 from aiohttp import web
 from aiohttp.hdrs import ALLOW
 
-from agent.keys import STORAGE
+from agent.appkeys import STORAGE
 from agent.web.requests import BadRequest
 
 log = structlog.get_logger(__name__)

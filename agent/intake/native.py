@@ -11,12 +11,12 @@ from typing import Any
 from aiohttp import web
 
 from agent.allocation.clock import iso_time
+from agent.appkeys import DB, SETTINGS
 from agent.intake.epay_routes import cashier_path
 from agent.intake.errors import NATIVE_PREFIX, IntakeError, Reason
 from agent.intake.fields import NATIVE, flat_params, order_draft
 from agent.intake.openapi import OPENAPI
 from agent.intake.service import INTAKE
-from agent.keys import DB, SETTINGS
 from agent.money import format_yuan
 from agent.orders import Order, get_order
 from agent.web.requests import read_json

@@ -3,7 +3,7 @@
 A request signed with ``sign_type=RSA`` (any endpoint that takes it), and an ``api.php`` query signed instead
 of carrying the plain key, must carry a 10-digit Unix ``timestamp`` within ``TIMESTAMP_WINDOW_SECONDS`` of our
 clock, a signature by the merchant (RSA: its registered public key verifies it; MD5: its key), and a
-signature never accepted before (agent/intake/replay.py). Checks come first and write nothing; the claim of
+signature never accepted before (agent/seen_signatures.py). Checks come first and write nothing; the claim of
 the signature is the accepted request's first write, and it is given back if the request is refused after all.
 
 Answers to RSA requests (and the notifies and returns of RSA orders) are signed with the platform private key
@@ -30,11 +30,11 @@ from agent import epay, epay_rsa
 from agent.db import Database
 from agent.intake.errors import STORAGE_REFUSAL, IntakeError, Reason, RetryLater
 from agent.intake.fields import CreateRules, order_draft, parse_pid
-from agent.intake.replay import ReplayGuard
 from agent.intake.service import IntakeService
 from agent.merchants import Merchant
 from agent.orders import Order
 from agent.platform_key import PlatformKey
+from agent.seen_signatures import ReplayGuard
 
 log = structlog.get_logger(__name__)
 

@@ -16,13 +16,13 @@ from typing import Any
 
 from aiohttp import web
 
+from agent.appkeys import DB, SETTINGS
 from agent.intake import epay_routes
 from agent.intake.epay_routes import cashier_path, epay_order, request_params
 from agent.intake.errors import IntakeError, Reason
 from agent.intake.fields import MAPI, SUBMIT
 from agent.intake.service import INTAKE
 from agent.intake.signed import RSA, SIGNED, SignedRequests, Verified
-from agent.keys import DB, SETTINGS
 from agent.merchants import Merchant
 from agent.orders import get_order, get_order_by_out_trade_no
 from agent.platform_key import PLATFORM_KEY

@@ -116,8 +116,8 @@ class TakeoverDesk:
 
     # -- the take-over ---------------------------------------------------------------------------------
     async def _run(self, takeover: Takeover) -> None:
+        from agent.appkeys import ACCOUNTS
         from agent.browser.agent import BROWSER_AGENT  # the desk exists only where the browser agent runs
-        from agent.keys import ACCOUNTS
         from agent.polling import POLL_SCHEDULER
         from agent.providers.browser import BrowserProvider
 

@@ -1,4 +1,4 @@
-"""Matching: tie provider transactions to orders, and every way an order gets confirmed or closed."""
+"""Matching: tie provider transactions to orders and confirm them (the writes themselves: their tables' owners)."""
 
 from agent.matching.confirm import (
     Confirmation,

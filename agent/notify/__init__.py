@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from agent.keys import DB, MERCHANTS, SETTINGS
+from agent.appkeys import DB, MERCHANTS, SETTINGS
 from agent.notify.egress import EgressPolicy
 from agent.notify.outbox import requeue
 from agent.notify.worker import Notifier

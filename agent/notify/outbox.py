@@ -12,9 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+import aiosqlite
+
 from agent.audit import write_audit
 from agent.db import Database, now_ms
-from agent.matching import OrderStateError
+from agent.db.rows import record, records
+from agent.errors import OrderStateError
+from agent.orders import OrderStatus, get_order
 
 
 class Outcome(StrEnum):
@@ -45,6 +49,15 @@ class Attempt:
         if self.error is not None:
             return self.error
         return f"HTTP {self.http_status}: {self.body_excerpt}"
+
+
+async def queue_notify(conn: aiosqlite.Connection, trade_no: str, now: int) -> None:
+    """The notify job of an order just confirmed, due now; inside the confirming transaction, so a paid order
+    always gets a notify and a notify never goes out for an unpaid order."""
+    await conn.execute(
+        "INSERT INTO notify_jobs (trade_no, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?)",
+        (trade_no, now, now, now),
+    )
 
 
 async def claim_due(db: Database, limit: int, lease_ms: int) -> list[Claim]:
@@ -106,9 +119,10 @@ async def requeue(db: Database, trade_no: str, *, actor: str) -> None:
     Works from any process (the CLI writes, the server's worker picks it up within a second). Audited.
     Raises OrderStateError unless the order is paid.
     """
-    status = await db.fetchval("SELECT status FROM orders WHERE trade_no = ?", (trade_no,))
-    if status != "paid":
-        raise OrderStateError(f"order {trade_no} is {status or 'not found'}, only paid orders are notified")
+    order = await get_order(db, trade_no)
+    if order is None or order.status is not OrderStatus.PAID:
+        status = "not found" if order is None else order.status.value
+        raise OrderStateError(f"order {trade_no} is {status}, only paid orders are notified")
     now = now_ms()
     async with db.transaction() as conn:
         await conn.execute(
@@ -126,3 +140,50 @@ async def next_due(db: Database) -> int | None:
         "SELECT min(max(next_attempt_at, lease_until)) FROM notify_jobs WHERE status = 'pending'"
     )
     return None if value is None else int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyJob:
+    status: str  # pending, acked or failed
+    attempts: int
+    next_attempt_at: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SentAttempt:
+    """One notify attempt as recorded."""
+
+    attempted_at: int
+    url: str
+    http_status: int | None
+    body_excerpt: str
+    outcome: str
+    duration_ms: int
+
+
+async def notify_job(db: Database, trade_no: str) -> NotifyJob | None:
+    row = await db.fetchone(
+        "SELECT status, attempts, next_attempt_at, last_error FROM notify_jobs WHERE trade_no = ?", (trade_no,)
+    )
+    return None if row is None else record(NotifyJob, row)
+
+
+async def attempts_of(db: Database, trade_no: str) -> list[SentAttempt]:
+    """The order's notify attempts, oldest first."""
+    rows = await db.fetchall(
+        "SELECT attempted_at, url, http_status, body_excerpt, outcome, duration_ms FROM notify_attempts "
+        "WHERE trade_no = ? ORDER BY attempted_at", (trade_no,),
+    )
+    return records(SentAttempt, rows)
+
+
+async def job_counts(db: Database) -> dict[str, int]:
+    """Jobs by state: ``pending`` (incl. retrying), ``retrying`` (failed at least once), ``failed``."""
+    row = await db.fetchone(
+        "SELECT coalesce(sum(status = 'pending'), 0) AS pending, "
+        "coalesce(sum(status = 'pending' AND attempts > 0), 0) AS retrying, "
+        "coalesce(sum(status = 'failed'), 0) AS failed FROM notify_jobs"
+    )
+    assert row is not None
+    return {"pending": row["pending"], "retrying": row["retrying"], "failed": row["failed"]}

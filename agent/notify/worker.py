@@ -20,6 +20,7 @@ from agent.ops import metrics
 from agent.ops.drain import Drain
 from agent.orders import get_order
 from agent.platform_key import PlatformKey
+from agent.recurring import RecurringTask
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -42,13 +43,13 @@ class Notifier:
         self._drain = drain  # on shutdown: claim nothing new, and let the drain wait for sends
         self._policy = policy  # the session's connector judges addresses; this judges the URL itself
         self._platform = platform  # signs the notifies of orders created with RSA (epay V2)
-        self._wake = asyncio.Event()
+        self._loop = RecurringTask(self._dispatch, IDLE_CHECK_S, name="notify-worker", on_error=self._step_failed)
         self._in_flight: dict[asyncio.Task[None], Claim] = {}
         self._lease_ms = int((settings.notify_timeout_seconds + _LEASE_MARGIN_S) * 1000)
 
     def wake(self) -> None:
         """Look for due jobs now instead of at the next idle check."""
-        self._wake.set()
+        self._loop.wake()
 
     async def resend(self, trade_no: str, *, actor: str) -> None:
         """Manual resend: re-queue the order's notify (even acked or failed) and send it at once. Audited."""
@@ -58,33 +59,23 @@ class Notifier:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Run the worker for the duration of the block; on exit cut sends short and give their leases back."""
-        loop_task = asyncio.create_task(self._run(), name="notify-worker")
+        self._loop.start()
         try:
             yield
         finally:
-            loop_task.cancel()
             cut_short = list(self._in_flight.values())
             for task in list(self._in_flight):
                 task.cancel()
-            await asyncio.gather(loop_task, *self._in_flight, return_exceptions=True)
+            await asyncio.gather(self._loop.stop(), *self._in_flight, return_exceptions=True)
             try:
                 await release(self._db, cut_short)
             except Exception as exc:  # on a full disk the leases simply run out: the next start sends them
                 if not self._db.storage.mark_failed(exc):
                     raise
 
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                delay = await self._dispatch()
-            except Exception as exc:
-                if not self._db.storage.mark_failed(exc):  # a full disk is logged there, once a minute
-                    log.exception("notify_worker_error")
-                delay = IDLE_CHECK_S
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
+    def _step_failed(self, exc: Exception) -> None:
+        if not self._db.storage.mark_failed(exc):  # a full disk is logged there, once a minute
+            log.exception("notify_worker_error")  # called inside the step's except block
 
     async def _dispatch(self) -> float:
         """Start the due jobs there is room for; returns how long to sleep unless woken.

@@ -25,7 +25,7 @@ from typing import cast
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from agent.keys import SETTINGS
+from agent.appkeys import SETTINGS
 from agent.settings import Settings
 from agent.web.client import is_trusted_proxy
 

@@ -17,8 +17,6 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from agent.intake.errors import NATIVE_PREFIX, Reason
-
 log = structlog.get_logger(__name__)
 
 DRAINING_MESSAGE = "服务正在停止，请稍后重试"
@@ -104,6 +102,10 @@ DRAIN = web.AppKey("drain", Drain)
 
 def draining_response(request: web.Request) -> web.Response | None:
     """The 503 a new order gets during shutdown, in its endpoint's shape; None for every other request."""
+    # Imported here, as agent/ops/__init__.py does: intake's package loads the allocator, which loads the orders
+    # owner, which loads notify, which loads this module. Only a draining gateway gets this far.
+    from agent.intake.errors import NATIVE_PREFIX, Reason
+
     headers = {"Retry-After": RETRY_AFTER_SECONDS}
     path = request.path
     if path in _BROWSER_CREATES:

@@ -16,9 +16,9 @@ from typing import Literal
 import structlog
 from aiohttp import web
 
+from agent.appkeys import STORAGE
 from agent.browser.runtime import BrowserRuntime
 from agent.db import Database, now_ms
-from agent.keys import STORAGE
 from agent.ops.drain import DRAIN
 from agent.settings import Settings
 

@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from agent.keys import DB, SETTINGS
+from agent.appkeys import DB, SETTINGS
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

@@ -14,7 +14,7 @@ import structlog
 import uvloop
 from aiohttp import web
 
-from agent.keys import SETTINGS
+from agent.appkeys import SETTINGS
 from agent.ops.connections import GuardedSite
 from agent.ops.drain import DRAIN
 from agent.web.listening import remember

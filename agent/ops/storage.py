@@ -9,7 +9,6 @@ then the database reopened for writing if it was opened read-only, then a real w
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import html
 import time
@@ -18,10 +17,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from agent.appkeys import DB, STORAGE
 from agent.db import Database
 from agent.db.storage import FULL_BELOW_BYTES, LOG_EVERY_SECONDS, RECOVERED_ABOVE_BYTES, StorageHealth
-from agent.keys import DB, STORAGE
 from agent.ops.health import write_heartbeat
+from agent.recurring import RecurringTask
 
 log = structlog.get_logger(__name__)
 
@@ -67,21 +67,18 @@ class StorageProbe:
             self._other_error_logged_at = time.monotonic()
             log.warning("storage_probe_failed", error=f"{type(exc).__name__}: {exc}")
 
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(CHECK_SECONDS)
-            try:
-                await self.check()
-            except Exception:  # never let the probe die: it is what brings the gateway back
-                log.exception("storage_probe_error")
+    async def step(self) -> None:
+        try:
+            await self.check()
+        except Exception:  # never let the probe die: it is what brings the gateway back
+            log.exception("storage_probe_error")
 
 
 async def probe_storage(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: the storage probe runs while the app does (after the database opened)."""
-    task = asyncio.create_task(StorageProbe(app[DB], app[STORAGE]).run(), name="storage-probe")
-    yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    probe = StorageProbe(app[DB], app[STORAGE])
+    async with RecurringTask(probe.step, CHECK_SECONDS, name="storage-probe", wait_first=True).running():
+        yield
 
 
 def storage_message(storage: StorageHealth) -> str:

@@ -6,11 +6,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from agent.keys import DB, SETTINGS
+from agent.appkeys import DB, SETTINGS
 from agent.ops import metrics
 from agent.ops.drain import DRAIN, Drain, begin_on_shutdown, refuse_orders_while_draining
 from agent.ops.health import BROWSER_PROBE, HEARTBEAT, BrowserProbe, Heartbeat, handle_healthz
 from agent.ops.storage import answer_storage_failures, probe_storage
+
+routes = web.RouteTableDef()
+routes.get("/healthz")(handle_healthz)
+routes.get("/metrics")(metrics.handle_metrics)
 
 
 async def _health_checks(app: web.Application) -> AsyncIterator[None]:
@@ -29,5 +33,4 @@ def install(app: web.Application) -> None:
     app.cleanup_ctx.append(_health_checks)
     app.cleanup_ctx.append(metrics.measure_loop_lag)
     app.cleanup_ctx.append(probe_storage)
-    app.router.add_get("/healthz", handle_healthz)
-    app.router.add_get("/metrics", metrics.handle_metrics)
+    app.router.add_routes(routes)

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from agent.keys import ACCOUNTS, DB, SETTINGS
+from agent.appkeys import ACCOUNTS, DB, SETTINGS
 from agent.notify import NOTIFIER
 from agent.ops.drain import DRAIN
 from agent.polling.scheduler import PollScheduler

@@ -45,6 +45,7 @@ from agent.providers.base import (
     ProviderTransaction,
     SessionExpired,
 )
+from agent.recurring import RecurringTask
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -107,7 +108,8 @@ class PollScheduler:
         self._factory = factory
         self._on_confirmed = on_confirmed
         self._accounts: dict[int, _AccountState] = {}
-        self._wake = asyncio.Event()
+        self._loop = RecurringTask(self._tick, TICK_S, name="poll-scheduler", on_error=self._tick_failed)
+        self._next_sweep = 0.0
         self._skew_ms = settings.match_skew_seconds * 1000
 
     def request_poll(self, account_id: int) -> None:
@@ -117,48 +119,46 @@ class PollScheduler:
         after failures, is stopped (login_failed / needs_human) or has no live orders.
         """
         self._state(account_id).requested = True
-        self._wake.set()
+        self._loop.wake()
 
     def wake(self) -> None:
         """Look at the accounts now rather than at the next tick (立即重试 was just written)."""
-        self._wake.set()
+        self._loop.wake()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Schedule polls, probes and expiry sweeps for the duration of the block; cancel every job on exit."""
-        loop_task = asyncio.create_task(self._run(), name="poll-scheduler")
+        self._next_sweep = asyncio.get_running_loop().time()
+        self._loop.start()
         try:
             yield
         finally:
-            loop_task.cancel()
             jobs = [s.task for s in self._accounts.values() if s.task is not None]
             for job in jobs:
                 job.cancel()
-            await asyncio.gather(loop_task, *jobs, return_exceptions=True)
+            await asyncio.gather(self._loop.stop(), *jobs, return_exceptions=True)
 
     def _state(self, account_id: int) -> _AccountState:
         return self._accounts.setdefault(account_id, _AccountState())
 
-    async def _run(self) -> None:
+    async def _tick(self) -> float:
+        """Sweep expired orders when it is time, start the due jobs; returns seconds until the next tick."""
         loop = asyncio.get_running_loop()
-        next_sweep = loop.time()
-        while True:
-            self._wake.clear()
-            delay = TICK_S
-            try:
-                # While the storage is failing, nothing found could be recorded: wait for the storage probe.
-                if loop.time() >= next_sweep and not self._db.storage.failing:
-                    await expire_overdue(self._db, skew_ms=self._skew_ms)
-                    next_sweep = loop.time() + self._settings.expiry_sweep_seconds
-                if self._factory is not None and not self._drain.draining and not self._db.storage.failing:
-                    delay = min(delay, await self._start_due_jobs(self._factory, loop.time()))
-            except Exception as exc:
-                if not self._db.storage.mark_failed(exc):  # a full disk is logged there, once a minute
-                    log.exception("poll_scheduler_error")
-            delay = min(delay, max(0.0, next_sweep - loop.time()))
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
+        delay = TICK_S
+        try:
+            # While the storage is failing, nothing found could be recorded: wait for the storage probe.
+            if loop.time() >= self._next_sweep and not self._db.storage.failing:
+                await expire_overdue(self._db, skew_ms=self._skew_ms)
+                self._next_sweep = loop.time() + self._settings.expiry_sweep_seconds
+            if self._factory is not None and not self._drain.draining and not self._db.storage.failing:
+                delay = min(delay, await self._start_due_jobs(self._factory, loop.time()))
+        except Exception as exc:
+            self._tick_failed(exc)
+        return min(delay, max(0.0, self._next_sweep - loop.time()))
+
+    def _tick_failed(self, exc: Exception) -> None:
+        if not self._db.storage.mark_failed(exc):  # a full disk is logged there, once a minute
+            log.exception("poll_scheduler_error")  # called inside an except block
 
     async def _start_due_jobs(self, factory: ProviderFactory, now: float) -> float:
         """Start a job for every account that is due; returns seconds until the next one is."""
@@ -224,7 +224,7 @@ class PollScheduler:
         finally:
             state.last_end = loop.time()
             state.task = None
-            self._wake.set()
+            self._loop.wake()
 
     async def _poll(self, factory: ProviderFactory, account: AccountNow, state: _AccountState) -> None:
         account_id = account.account_id

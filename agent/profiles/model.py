@@ -12,71 +12,29 @@ from datetime import timedelta, timezone, tzinfo
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from agent.profiles.html_table import parse_selector
-from agent.profiles.template import dig, placeholders
-from agent.providers.base import Channel
+from agent.profiles.basics import Condition, Request, Strict, exactly_one
+from agent.profiles.template import placeholders
+from agent.profiles.transactions_model import (
+    Amount,
+    ApiSource,
+    ChannelField,
+    Fields,
+    PaidAt,
+    TableSource,
+    Transactions,
+)
 
 # Placeholders every template may use, beside the profile's own captures.
 LOGIN_VALUES = frozenset({"username", "password", "password_md5", "now", "uuid"})
 WINDOW_VALUES = frozenset({"since", "until", "page", "page_size", "offset", "now", "uuid"})
 _FIXED_ZONES = {"Asia/Shanghai": timezone(timedelta(hours=8), "Asia/Shanghai")}
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-def _one_of(model: BaseModel, names: tuple[str, ...]) -> str:
-    """Exactly one of ``names`` is set; returns it."""
-    chosen = [name for name in names if getattr(model, name) is not None]
-    if len(chosen) != 1:
-        raise ValueError(f"set exactly one of {', '.join(names)} (got {', '.join(chosen) or 'none'})")
-    return chosen[0]
-
-
-class Condition(Strict):
-    """A test on a JSON answer: the value at ``path`` equals / is one of / contains something."""
-
-    path: str
-    equals: Any = None
-    one_of: list[Any] | None = None
-    contains: str | None = None
-
-    @model_validator(mode="after")
-    def _one_test(self) -> Condition:
-        _one_of(self, ("equals", "one_of", "contains"))
-        return self
-
-    def matches(self, data: Any) -> bool:
-        try:
-            value = dig(data, self.path)
-        except KeyError:
-            return False
-        if self.equals is not None:
-            return str(value) == str(self.equals)
-        if self.one_of is not None:
-            return str(value) in {str(v) for v in self.one_of}
-        return self.contains is not None and self.contains in str(value)
-
-
-class Request(Strict):
-    """An HTTP call made with the account's browser session (cookies shared with its pages)."""
-
-    method: Literal["GET", "POST"] = "GET"
-    url: str
-    """Path under the base URL (or an absolute URL); placeholders allowed."""
-    headers: dict[str, str] = Field(default_factory=dict)
-    query: dict[str, Any] = Field(default_factory=dict)
-    json_body: Any = Field(default=None, alias="json")
-    form: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _one_body(self) -> Request:
-        if self.json_body is not None and self.form is not None:
-            raise ValueError("set json or form, not both")
-        return self
+__all__ = [  # the transaction models live in transactions_model.py; the profile format is read from here
+    "Amount", "ApiSource", "ChannelField", "Condition", "Fields", "PaidAt", "Profile", "Request", "Strict",
+    "TableSource", "Transactions",
+]
 
 
 class ImageSource(Strict):
@@ -90,7 +48,7 @@ class ImageSource(Strict):
 
     @model_validator(mode="after")
     def _source(self) -> ImageSource:
-        _one_of(self, ("response", "selector"))
+        exactly_one(self, ("response", "selector"))
         if self.field is not None and self.response is None:
             raise ValueError("field needs response")
         return self
@@ -139,7 +97,7 @@ class Wait(Strict):
 
     @model_validator(mode="after")
     def _one_signal(self) -> Wait:
-        _one_of(self, ("url", "element", "response"))
+        exactly_one(self, ("url", "element", "response"))
         if self.ok is not None and self.response is None:
             raise ValueError("ok needs response")
         return self
@@ -165,7 +123,7 @@ class Step(Strict):
 
     @model_validator(mode="after")
     def _one_action(self) -> Step:
-        action = _one_of(self, STEP_ACTIONS)
+        action = exactly_one(self, STEP_ACTIONS)
         if (action == "fill") != (self.value is not None):
             raise ValueError("value goes with fill, and fill needs a value")
         return self
@@ -200,7 +158,7 @@ class Capture(Strict):
 
     @model_validator(mode="after")
     def _one_place(self) -> Capture:
-        _one_of(self, ("response", "local_storage", "cookie"))
+        exactly_one(self, ("response", "local_storage", "cookie"))
         if (self.response is None) != (self.path is None):
             raise ValueError("response and path go together")
         return self
@@ -253,77 +211,6 @@ class Session(Strict):
     """Name of a capture holding the session's expiry in epoch ms (enables ``refresh``)."""
     refresh: Refresh | None = None
     expired: Expired = Expired()
-
-
-class ApiSource(Strict):
-    """Read transactions from the back office's JSON API through the session."""
-
-    request: Request
-    records: str
-    total: str | None = None
-    ok: Condition | None = None
-    page_size: int = Field(default=50, ge=1, le=1000)
-    first_page: int = Field(default=1, ge=0)
-
-
-class TableSource(Strict):
-    """Read transactions from a server-rendered table, page by page."""
-
-    url: str
-    query: dict[str, Any] = Field(default_factory=dict)
-    """Query parameters (placeholders allowed), URL-encoded onto ``url``."""
-    rows: str
-    header: str
-    """Header cells whose text names each column (the record's keys)."""
-    cells: str = "td"
-    page_size: int = Field(default=50, ge=1, le=1000)
-    first_page: int = Field(default=1, ge=0)
-
-    @field_validator("rows", "header", "cells")
-    @classmethod
-    def _supported_selector(cls, value: str) -> str:
-        parse_selector(value)  # the table is read in Python: only the CSS subset html_table knows
-        return value
-
-
-class Amount(Strict):
-    path: str
-    unit: Literal["fen", "yuan"]
-
-
-class ChannelField(Strict):
-    path: str
-    map: dict[str, Channel]
-
-
-class PaidAt(Strict):
-    path: str
-    format: str
-    """``ms`` / ``s`` for epoch numbers, else a strftime pattern in the profile's time zone."""
-
-
-class Fields(Strict):
-    """Where each normalized field is in a record."""
-
-    trade_no: str
-    amount: Amount
-    channel: ChannelField
-    paid_at: PaidAt
-    terminal_id: str | None = None
-
-
-class Transactions(Strict):
-    api: ApiSource | None = None
-    table: TableSource | None = None
-    include: list[Condition] = Field(default_factory=list)
-    """Only records matching all of these are payments (e.g. a success status)."""
-    fields: Fields
-    max_pages: int = Field(default=100, ge=1)
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Transactions:
-        _one_of(self, ("api", "table"))
-        return self
 
 
 class Hooks(Strict):

@@ -19,6 +19,7 @@ from playwright.async_api import BrowserContext, Request, Response
 from playwright.async_api import Error as PlaywrightError
 
 from agent.recorder.script import BINDING, RECORDER_JS
+from agent.redaction import redact_values
 
 JSON_LIMIT = 2_000_000  # bytes of a JSON/HTML answer kept (transaction pages, login answers)
 IMAGE_LIMIT = 500_000
@@ -45,9 +46,7 @@ class Secrets:
         self._forms.update(forms)
 
     def redact(self, text: str) -> str:
-        for secret in sorted(self._forms, key=len, reverse=True):
-            text = text.replace(secret, self._forms[secret])
-        return text
+        return redact_values(text, self._forms)
 
     def placeholder(self, value: str) -> str | None:
         """The placeholder of a value that IS the password in one of its forms."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from agent.keys import ACCOUNTS
+from agent.appkeys import ACCOUNTS
 from agent.merchants import Merchant
 from tests.cli.test_cli import mapay_json
 from tests.intake.epay_client import mapi

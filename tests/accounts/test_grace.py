@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from agent.accounts import classify
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL
 from agent.merchants import Merchant
 from agent.orders import OrderStatus, get_order
 from agent.providers.base import AuthFailed, HealthState, NeedsHuman, TransientError
@@ -64,7 +64,7 @@ async def test_the_merchant_hears_why_no_account_can_take_an_order(gateway: Runn
     refused = await accounts.add_account("shouqianba", "门店一", "u1", "pw")
     waiting = await accounts.add_account("shengpay", "门店二", "u2", "pw")
     for account in (refused, waiting):
-        await gateway.app[POOL].add_code(account.id, payload=f"https://qr.example/{account.id}", terminal_id="T1")
+        await gateway.app[CODES].add_code(account.id, payload=f"https://qr.example/{account.id}", terminal_id="T1")
     await accounts.record_failure(refused.id, classify(AuthFailed("密码错误")))
     await accounts.record_failure(waiting.id, classify(NeedsHuman("等待短信验证码")))
     answer = await mapi(gateway, merchant)

@@ -7,7 +7,7 @@ import asyncio
 from itertools import pairwise
 
 from agent.accounts import classify
-from agent.keys import ACCOUNTS, DB, MERCHANTS
+from agent.appkeys import ACCOUNTS, DB, MERCHANTS
 from agent.providers.base import AuthFailed, HealthState, NeedsHuman, TransientError
 from agent.settings import Settings
 from tests.support.eventually import eventually

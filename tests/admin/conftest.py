@@ -9,7 +9,7 @@ from playwright.async_api import Page
 
 from agent.admin.auth import create_admin
 from agent.admin.plumbing import SESSION_COOKIE, admin_auth
-from agent.keys import DB
+from agent.appkeys import DB
 from tests.support.gateway import RunningGateway
 
 ADMIN_PASSWORD = "correct horse battery"

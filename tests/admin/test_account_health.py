@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import expect
 
 from agent.accounts import classify
-from agent.keys import ACCOUNTS, DB
+from agent.appkeys import ACCOUNTS, DB
 from agent.providers.base import AuthFailed, TransientError
 from agent.settings import Settings
 from agent.timefmt import format_local

@@ -8,7 +8,7 @@ import aiohttp
 from playwright.async_api import Page, expect
 
 from agent.admin.auth import create_admin
-from agent.keys import DB
+from agent.appkeys import DB
 from agent.settings import Settings
 from tests.admin.conftest import ADMIN_PASSWORD, Console, sign_in
 from tests.support.gateway import RunningGateway, running_gateway

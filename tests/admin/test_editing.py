@@ -6,7 +6,7 @@ import aiohttp
 from playwright.async_api import expect
 
 from agent.accounts import classify
-from agent.keys import ACCOUNTS, DB, POOL
+from agent.appkeys import ACCOUNTS, CODES, DB
 from agent.merchants import Merchant
 from agent.providers.base import AuthFailed, HealthState
 from fixtures.client import ControlClient
@@ -91,7 +91,7 @@ async def test_code_label_terminal_and_daily_cap_can_be_changed(console: Console
     await page.click("#code-edit-form button[type=submit]")
     await expect(page.locator(".notice.ok")).to_have_text("收款码已保存")
     await expect(page.locator("#code-cap")).to_have_text("¥800.00")
-    changed = await app[POOL].code(code.id)
+    changed = await app[CODES].code(code.id)
     assert (changed.label, changed.terminal_id, changed.daily_cap_fen) == ("收银台左", "T2", 80_000)
     audit = await app[DB].fetchone("SELECT action, detail FROM audit_log WHERE target = ?", (str(code.id),))
     assert audit is not None and audit["action"] == "code.update"
@@ -102,12 +102,12 @@ async def test_code_label_terminal_and_daily_cap_can_be_changed(console: Console
     await page.fill("#f-daily_cap", "")
     await page.click("#code-edit-form button[type=submit]")
     await expect(page.locator("#code-cap")).to_have_text("不限")
-    assert (await app[POOL].code(code.id)).daily_cap_fen is None
+    assert (await app[CODES].code(code.id)).daily_cap_fen is None
 
     await insert_order(app, merchant, changed)  # priced unique in T2's scope
     await page.fill("#f-terminal_id", "T3")
     await page.fill("#f-label", "不应保存")
     await page.click("#code-edit-form button[type=submit]")
     await expect(page.locator("[data-error-for=terminal_id]")).to_contain_text("待支付的订单")
-    kept = await app[POOL].code(code.id)
+    kept = await app[CODES].code(code.id)
     assert (kept.label, kept.terminal_id) == ("收银台左", "T2")

@@ -8,8 +8,8 @@ import aiohttp
 import segno
 from playwright.async_api import expect
 
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL
 from agent.matching import match_account, record_transactions
 from agent.merchants import Merchant
 from fixtures.client import ControlClient
@@ -95,7 +95,7 @@ async def test_uploaded_qr_picture_is_decoded_and_shown(console: Console) -> Non
     await page.fill("#f-daily_cap", "5000")
     await page.click("#code-form button[type=submit]")
     await expect(page.locator(".notice.ok")).to_have_text("收款码已添加")
-    code = (await console.gateway.app[POOL].codes())[0]
+    code = (await console.gateway.app[CODES].codes())[0]
     assert (code.payload, code.terminal_id, code.daily_cap_fen) == (payload, "T100", 500_000)
     row = page.locator(f"#code-{code.id}")
     await expect(row.locator(".code-payload")).to_have_text(payload)
@@ -103,7 +103,7 @@ async def test_uploaded_qr_picture_is_decoded_and_shown(console: Console) -> Non
 
     await row.locator("button").click()  # 停用
     await expect(row).to_contain_text("停用")
-    assert not (await console.gateway.app[POOL].code(code.id)).enabled
+    assert not (await console.gateway.app[CODES].code(code.id)).enabled
 
 
 async def test_forms_reject_bad_input_next_to_the_field_and_change_nothing(console: Console) -> None:

@@ -10,8 +10,8 @@ import pytest
 import segno
 from playwright.async_api import FloatRect, Page
 
+from agent.appkeys import ACCOUNTS, DB
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, DB
 from agent.matching import record_transactions
 from agent.merchants import Merchant
 from tests.admin.conftest import Console

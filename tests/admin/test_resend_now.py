@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.keys import DB
+from agent.appkeys import DB
 from agent.merchants import Merchant
 from agent.money import format_yuan
 from agent.notify import worker

@@ -7,7 +7,7 @@ import re
 
 import aiohttp
 
-from agent.keys import DB, MERCHANTS
+from agent.appkeys import DB, MERCHANTS
 from agent.merchants import Merchant
 from agent.platform_key import PLATFORM_KEY
 from tests.support.admin_http import AdminSession, admin_session

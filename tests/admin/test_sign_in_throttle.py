@@ -11,8 +11,8 @@ import aiohttp
 from aiohttp.test_utils import make_mocked_request
 
 from agent.admin.auth import AdminAuth, create_admin
+from agent.appkeys import DB
 from agent.db import Database
-from agent.keys import DB
 from agent.settings import Settings
 from agent.web.client import client_address
 from tests.admin.conftest import ADMIN_PASSWORD

@@ -15,7 +15,7 @@ import aiohttp
 from yarl import URL
 
 from agent.admin.plumbing import SESSION_COOKIE, admin_auth
-from agent.keys import DB
+from agent.appkeys import DB
 from tests.support.gateway import RunningGateway
 
 STATIC = resources.files("agent.admin") / "static"

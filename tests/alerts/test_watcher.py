@@ -9,8 +9,8 @@ import pytest
 from agent.accounts import Failure, FailureClass
 from agent.alerts import ALERTER, messages
 from agent.alerts.watcher import UNMATCHED_SETTLE_MS
+from agent.appkeys import ACCOUNTS, DB
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, DB
 from agent.matching import flag_duplicates, record_transactions
 from agent.merchants import Merchant
 from agent.providers.base import HealthState

@@ -1,14 +1,11 @@
-"""Building a QR pool for a test through the real Pool API."""
+"""Building a QR pool for a test through the real CodeBook API."""
 
 from __future__ import annotations
 
-import itertools
-
-from agent.keys import ACCOUNTS, DB, POOL
-from agent.pool import Code
+from agent.appkeys import DB
+from agent.codes import Code
+from tests.support import factories
 from tests.support.gateway import RunningGateway
-
-_usernames = itertools.count(1)
 
 
 async def add_code(
@@ -19,14 +16,10 @@ async def add_code(
     daily_cap_fen: int | None = None,
     platform: str = "shouqianba",
 ) -> Code:
-    """A code on ``account_id``, or on a fresh account of ``platform`` (terminal id given or generated)."""
-    pool = gateway.app[POOL]
-    if account_id is None:
-        account = await gateway.app[ACCOUNTS].add_account(platform, "测试账号", f"user{next(_usernames)}", "secret")
-        account_id = account.id
-    return await pool.add_code(
-        account_id, payload=f"https://qr.example/{next(_usernames)}", terminal_id=terminal_id,
-        daily_cap_fen=daily_cap_fen,
+    """A code on ``account_id``, or on a fresh account of ``platform`` (no terminal id unless given)."""
+    return await factories.add_code(
+        gateway.app, account_id=account_id, terminal_id=terminal_id, platform=platform, daily_cap_fen=daily_cap_fen,
+        account_name="测试账号",
     )
 
 

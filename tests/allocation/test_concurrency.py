@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from agent.keys import DB
+from agent.appkeys import DB
 from agent.merchants import Merchant
 from tests.allocation.pool_setup import add_code
 from tests.intake.epay_client import order_fields

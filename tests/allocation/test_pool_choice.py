@@ -7,8 +7,8 @@ from collections import Counter
 
 from agent.accounts import classify
 from agent.allocation.clock import DAY_MS
+from agent.appkeys import ACCOUNTS, CODES, DB
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, DB, POOL
 from agent.merchants import Merchant
 from agent.providers.base import AuthFailed, TransientError
 from tests.allocation.pool_setup import add_code, pay_amounts
@@ -32,7 +32,7 @@ async def test_codes_rotate_least_recently_used_first(gateway: RunningGateway, m
 
 
 async def test_unhealthy_and_disabled_are_skipped(gateway: RunningGateway, merchant: Merchant) -> None:
-    pool, accounts = gateway.app[POOL], gateway.app[ACCOUNTS]
+    pool, accounts = gateway.app[CODES], gateway.app[ACCOUNTS]
     unhealthy, disabled_account, disabled_code, good = [await add_code(gateway, terminal_id="T") for _ in range(4)]
     await accounts.record_failure(unhealthy.account_id, classify(AuthFailed("密码错误")))
     await accounts.set_account_enabled(disabled_account.account_id, False)

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 
 from agent.allocation import Allocator, DuplicateOutTradeNo, OrderDraft
-from agent.keys import DB
+from agent.appkeys import DB
 from agent.merchants import Merchant
 from agent.orders import Order
 from tests.allocation.pool_setup import add_code, pay_amounts

@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from agent.appkeys import DB
 from agent.db import now_ms
-from agent.keys import DB
 from agent.merchants import Merchant
 from tests.allocation.pool_setup import add_code, pay_amounts
 from tests.intake.epay_client import mapi, order_fields

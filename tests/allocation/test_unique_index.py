@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
+from agent.appkeys import DB
 from agent.db import now_ms
-from agent.keys import DB
 from agent.merchants import Merchant
 from tests.allocation.pool_setup import add_code
 from tests.support.gateway import RunningGateway

@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS
 from agent.browser.agent import BROWSER_AGENT
-from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL
 from agent.orders import OrderStatus, get_order
 from agent.settings import Settings
 from fixtures.client import ControlClient
@@ -31,7 +31,7 @@ async def test_default_app_confirms_through_the_browser_agent(settings: Settings
         control = ControlClient(office.url, http)
         await control.merchant(USERNAME, PASSWORD)
         account = await gateway.app[ACCOUNTS].add_account("shouqianba", "门店", USERNAME, PASSWORD, office.url)
-        await gateway.app[POOL].add_code(account.id, payload="https://qr.example/1", terminal_id="T9")
+        await gateway.app[CODES].add_code(account.id, payload="https://qr.example/1", terminal_id="T9")
         merchant = await gateway.app[MERCHANTS].create("商户")
         async with serve_merchant_site(merchant.key) as site:
             answer = await mapi(gateway, merchant, notify_url=site.url, money="8.80", out_trade_no="DEFAULT-1")

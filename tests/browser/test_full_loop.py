@@ -9,9 +9,9 @@ import aiohttp
 import pytest
 
 from agent.accounts.otp import deliver_otp
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS
 from agent.browser.agent import BrowserAgent
 from agent.browser.runtime import BrowserRuntime
-from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL, SECRETS
 from agent.orders import OrderStatus, get_order
 from agent.providers.base import AccountCredentials, HealthState, Provider
 from fixtures.client import ControlClient
@@ -53,7 +53,7 @@ async def test_an_order_paid_on_the_back_office_is_confirmed_and_notified(
         factory.agent = agent
         control = ControlClient(office.url, http)
         await control.merchant(USERNAME, PASSWORD)
-        pool = gateway.app[POOL]
+        pool = gateway.app[CODES]
         account = await gateway.app[ACCOUNTS].add_account(platform, "收款账户", USERNAME, PASSWORD, office.url)
         await pool.add_code(account.id, payload="https://qr.example/pay/1", terminal_id="T100")
         merchant = await gateway.app[MERCHANTS].create("测试商户")

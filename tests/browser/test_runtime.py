@@ -4,7 +4,6 @@ and a remote Chromium (CDP) can stand in for the local launch."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from agent.browser.runtime import BrowserRuntime
 from agent.providers.base import ProviderTransaction
 from agent.providers.browser import BrowserProvider
 from tests.browser.conftest import Harness, harness_for
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -71,12 +71,6 @@ async def test_idle_accounts_hold_no_browser_context(tmp_path: Path, runtime: Br
         assert agent.live_contexts == 0
         await read(provider)  # reopened from the saved session
         assert (await harness.stats())["logins"] == 1
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def start_remote_chromium(port: int, profile_dir: Path) -> asyncio.subprocess.Process:

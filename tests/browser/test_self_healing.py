@@ -12,10 +12,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS
 from agent.browser.agent import BrowserAgent
 from agent.browser.runtime import BrowserRuntime
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL, SECRETS
 from agent.orders import OrderStatus, get_order
 from agent.providers.base import HealthState
 from agent.settings import Settings
@@ -73,7 +73,7 @@ async def test_a_degraded_account_comes_back_by_itself_once_the_back_office_answ
         control = ControlClient(office.url, http)
         await control.merchant(USERNAME, PASSWORD)
         account = await gateway.app[ACCOUNTS].add_account("shouqianba", "门店一", USERNAME, PASSWORD, office.url)
-        await gateway.app[POOL].add_code(account.id, payload="https://qr.example/pay/1", terminal_id="T100")
+        await gateway.app[CODES].add_code(account.id, payload="https://qr.example/pay/1", terminal_id="T100")
         merchant = await gateway.app[MERCHANTS].create("测试商户")
 
         await control.fault("http_500", count=1_000_000)  # the back office is down
@@ -111,7 +111,7 @@ async def test_a_base_url_changed_from_the_cli_is_used_at_the_next_read_without_
         for control in (old_control, new_control):
             await control.merchant(USERNAME, PASSWORD)
         account = await gateway.app[ACCOUNTS].add_account("shouqianba", "门店一", USERNAME, PASSWORD, old.url)
-        await gateway.app[POOL].add_code(account.id, payload="https://qr.example/pay/1", terminal_id="T100")
+        await gateway.app[CODES].add_code(account.id, payload="https://qr.example/pay/1", terminal_id="T100")
         merchant = await gateway.app[MERCHANTS].create("测试商户")
         answer = await mapi(gateway, merchant, money="25.50", out_trade_no="MOVED")
         assert answer["code"] == 1, answer

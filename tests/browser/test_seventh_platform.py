@@ -9,9 +9,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS
 from agent.browser.agent import BrowserAgent
 from agent.browser.runtime import BrowserRuntime
-from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL, SECRETS
 from agent.matching.confirm import match_account, record_transactions
 from agent.notify import NOTIFIER
 from agent.orders import get_order
@@ -92,7 +92,7 @@ async def test_a_seventh_platform_is_only_a_profile_file(
         app = gateway.app
         merchant = await app[MERCHANTS].create("第七家的商户")
         account = await app[ACCOUNTS].add_account("fubei", "付呗门店", USERNAME, PASSWORD, office.url)
-        await app[POOL].add_code(account.id, payload="https://qr.example/fubei", terminal_id="T007")
+        await app[CODES].add_code(account.id, payload="https://qr.example/fubei", terminal_id="T007")
         async with serve_merchant_site(merchant.key) as site:
             created = await mapi(gateway, merchant, notify_url=site.url, money="10.00", type="wxpay")
             assert created["code"] == 1, created

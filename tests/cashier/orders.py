@@ -7,14 +7,15 @@ from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 
+from agent.appkeys import DB, SETTINGS
+from agent.codes import Code
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, DB, POOL, SETTINGS
 from agent.matching.confirm import match_account, record_transactions
 from agent.merchants import Merchant
 from agent.orders import Order, get_order
-from agent.pool import Code
 from agent.providers.base import Channel, ProviderTransaction
 from tests.intake.epay_client import mapi, order_fields
+from tests.support import factories
 from tests.support.gateway import RunningGateway
 
 PAYLOAD = "https://qr.alipay.com/fkx19811qhvbq0c5aawwnd3"
@@ -26,11 +27,8 @@ async def add_code(
     image_type: str | None = None,
 ) -> Code:
     """A code on a fresh account: the only eligible one unless the test adds more."""
-    pool = gateway.app[POOL]
-    number = len(await gateway.app[ACCOUNTS].accounts()) + 1
-    account = await gateway.app[ACCOUNTS].add_account("shouqianba", f"门店{number}", f"cashier{number}", "secret")
-    return await pool.add_code(
-        account.id, payload=payload, image=image, image_type=image_type, terminal_id=TERMINAL
+    return await factories.add_code(
+        gateway.app, terminal_id=TERMINAL, payload=payload, image=image, image_type=image_type
     )
 
 

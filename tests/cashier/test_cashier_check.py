@@ -8,8 +8,8 @@ import pytest
 from playwright.async_api import Page, expect
 
 from agent import epay
+from agent.codes import Code
 from agent.merchants import Merchant
-from agent.pool import Code
 from agent.settings import Settings
 from tests.cashier.merchant_site import merchant_site
 from tests.cashier.orders import place

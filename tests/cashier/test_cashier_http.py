@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from agent.keys import DB
+from agent.appkeys import DB
+from agent.codes import Code
 from agent.merchants import Merchant
-from agent.pool import Code
 from tests.cashier.orders import leave_ms, pay, place, place_untyped
 from tests.support.gateway import RunningGateway
 

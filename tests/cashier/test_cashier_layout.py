@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from agent.keys import DB
+from agent.appkeys import DB
+from agent.codes import Code
 from agent.matching.confirm import close_order
 from agent.merchants import Merchant
-from agent.pool import Code
 from tests.cashier.orders import place, submit_url
 from tests.support.gateway import RunningGateway
 

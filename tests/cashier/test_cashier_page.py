@@ -11,10 +11,10 @@ import segno
 from playwright.async_api import Page, expect
 
 from agent import epay
-from agent.keys import DB
+from agent.appkeys import DB
+from agent.codes import Code
 from agent.matching.confirm import close_order, expire_overdue
 from agent.merchants import Merchant
-from agent.pool import Code
 from tests.cashier.merchant_site import merchant_site
 from tests.cashier.orders import PAYLOAD, add_code, leave_ms, pay, place, submit_url
 from tests.support.gateway import RunningGateway

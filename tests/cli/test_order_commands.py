@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from agent.keys import DB, MERCHANTS
+from agent.appkeys import DB, MERCHANTS
 from agent.settings import Settings
 from tests.cli import test_cli
 from tests.intake.epay_client import mapi

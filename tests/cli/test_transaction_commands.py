@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from agent.appkeys import DB
 from agent.db import now_ms
-from agent.keys import DB
 from agent.matching import record_transactions
 from agent.merchants import Merchant
 from agent.money import format_yuan

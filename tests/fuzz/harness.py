@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from hypothesis import strategies as st
 
-from agent.keys import MERCHANTS
+from agent.appkeys import MERCHANTS
 from agent.ops.health import BROWSER_PROBE
 from agent.settings import Settings
 from tests.allocation.pool_setup import add_code

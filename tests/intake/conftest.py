@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.pool import Code
+from agent.codes import Code
 from tests.allocation.pool_setup import add_code
 from tests.support.gateway import RunningGateway
 

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
+from agent.appkeys import DB
+from agent.codes import Code
 from agent.db import now_ms
-from agent.keys import DB
 from agent.merchants import Merchant
-from agent.pool import Code
 from tests.intake.epay_client import get_json, mapi
 from tests.support.gateway import RunningGateway
 
@@ -109,7 +109,7 @@ async def test_errors_carry_the_epay_codes(
 async def test_another_merchants_order_is_not_found(
     gateway: RunningGateway, merchant: Merchant, code: Code
 ) -> None:
-    from agent.keys import MERCHANTS
+    from agent.appkeys import MERCHANTS
 
     other = await gateway.app[MERCHANTS].create("另一个商户")
     theirs = await mapi(gateway, other)

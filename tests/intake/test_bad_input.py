@@ -8,9 +8,9 @@ import aiohttp
 import pytest
 
 from agent import epay
-from agent.keys import DB
+from agent.appkeys import DB
+from agent.codes import Code
 from agent.merchants import Merchant
-from agent.pool import Code
 from tests.intake.db_snapshot import snapshot
 from tests.intake.epay_client import mapi, order_fields, post_form
 from tests.support.gateway import RunningGateway
@@ -98,7 +98,7 @@ async def test_mapi_refuses_bad_signatures(
 async def test_a_key_of_another_merchant_does_not_sign(
     gateway: RunningGateway, merchant: Merchant, before: list[object]
 ) -> None:
-    from agent.keys import MERCHANTS
+    from agent.appkeys import MERCHANTS
 
     other = await gateway.app[MERCHANTS].create("另一个商户")
     fields = order_fields(merchant)
@@ -108,7 +108,7 @@ async def test_a_key_of_another_merchant_does_not_sign(
 
 
 async def test_disabled_merchant_is_refused(gateway: RunningGateway, code: Code) -> None:
-    from agent.keys import MERCHANTS
+    from agent.appkeys import MERCHANTS
 
     book = gateway.app[MERCHANTS]
     merchant = await book.create("停用商户")

@@ -6,10 +6,10 @@ import re
 
 import aiohttp
 
-from agent.keys import DB
+from agent.appkeys import DB
+from agent.codes import Code
 from agent.merchants import Merchant
 from agent.orders import OrderStatus, get_order
-from agent.pool import Code
 from tests.intake.epay_client import mapi, order_fields
 from tests.support.gateway import RunningGateway
 

@@ -12,12 +12,12 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 import pytest
 
+from agent.appkeys import DB, MERCHANTS
+from agent.codes import Code
 from agent.db import now_ms
-from agent.keys import DB, MERCHANTS
 from agent.matching import mark_paid
 from agent.merchants import Merchant
 from agent.platform_key import PLATFORM_KEY
-from agent.pool import Code
 from tests.intake.db_snapshot import snapshot
 from tests.intake.epay_client import mapi
 from tests.support.epay_v2_client import V2Merchant, create_fields, get, platform_verifies, post

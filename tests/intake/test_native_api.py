@@ -8,8 +8,8 @@ import aiohttp
 import pytest
 
 from agent import epay
+from agent.codes import Code
 from agent.merchants import Merchant
-from agent.pool import Code
 from tests.intake.db_snapshot import snapshot
 from tests.intake.epay_client import mapi, order_fields
 from tests.support.gateway import RunningGateway

@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
+from agent.appkeys import DB
+from agent.codes import Code
 from agent.db import now_ms
-from agent.keys import DB
 from agent.merchants import Merchant
 from agent.orders import OrderStatus, get_order
-from agent.pool import Code
 from tests.intake.db_snapshot import snapshot
 from tests.intake.epay_client import mapi, order_fields, post_form
 from tests.support.gateway import RunningGateway
@@ -78,7 +78,7 @@ async def test_the_same_order_sent_concurrently_makes_one_order(
 
 
 async def test_out_trade_no_is_per_merchant(gateway: RunningGateway, merchant: Merchant, code: Code) -> None:
-    from agent.keys import MERCHANTS
+    from agent.appkeys import MERCHANTS
 
     other = await gateway.app[MERCHANTS].create("另一个商户")
     mine, theirs = await mapi(gateway, merchant, out_trade_no="R6"), await mapi(gateway, other, out_trade_no="R6")

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from agent import epay_rsa
 from agent.db import Database, now_ms
-from agent.intake.replay import PRUNE_EVERY_MS, ReplayGuard
+from agent.seen_signatures import PRUNE_EVERY_MS, ReplayGuard
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 BODY = base64.b64encode(

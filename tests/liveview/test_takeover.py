@@ -16,7 +16,7 @@ from agent.accounts import Account
 from agent.admin.auth import create_admin
 from agent.admin.plumbing import SESSION_COOKIE, admin_auth
 from agent.alerts import messages
-from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS
 from agent.liveview.takeover import TAKEOVERS
 from agent.orders import get_order
 from agent.providers.base import HealthState
@@ -47,7 +47,7 @@ async def test_a_person_solves_an_unreadable_captcha_through_the_console_and_ord
         app = gateway.app
         merchant = await app[MERCHANTS].create("接管测试商户")
         account = await app[ACCOUNTS].add_account("zhihui", "门店一", USERNAME, PASSWORD, office.url)
-        await app[POOL].add_code(account.id, payload="https://qr.example/takeover", terminal_id="T009")
+        await app[CODES].add_code(account.id, payload="https://qr.example/takeover", terminal_id="T009")
 
         created = await mapi(gateway, merchant, money="10.00", type="wxpay")
         assert created["code"] == 1, created

@@ -7,7 +7,7 @@ import aiohttp
 import pytest
 
 from agent.admin.plumbing import SESSION_COOKIE, admin_auth
-from agent.keys import ACCOUNTS, DB
+from agent.appkeys import ACCOUNTS, DB
 from agent.liveview.takeover import TAKEOVERS, session_key
 from tests.support.gateway import RunningGateway
 

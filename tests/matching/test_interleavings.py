@@ -23,13 +23,13 @@ from pydantic import SecretStr
 
 from agent.accounts import AccountBook
 from agent.allocation import AllocationError, Allocator, OrderDraft
+from agent.codes import CodeBook
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
 from agent.matching import match_account, record_transactions
 from agent.matching.confirm import expire_overdue
 from agent.merchants import MerchantBook
 from agent.platforms import sync_platforms
-from agent.pool import Pool
 from agent.providers.base import ProviderTransaction
 from agent.settings import Settings
 from tests.support.memory_provider import transaction
@@ -60,7 +60,7 @@ class PaymentInterleavings(RuleBasedStateMachine):
         box = SecretBox(self.settings.secret_key.get_secret_value().encode())  # type: ignore[union-attr]
         self._run(sync_platforms(self.db))
         self.pid = self._run(MerchantBook(self.db, box).create("商户")).pid
-        pool = Pool(self.db, box)
+        pool = CodeBook(self.db, box)
         self.account_id = self._run(AccountBook(self.db, box).add_account("shouqianba", "门店", "user", "pw")).id
         for terminal in TERMINALS:
             self._run(pool.add_code(self.account_id, payload=f"qr-{terminal}", terminal_id=terminal))

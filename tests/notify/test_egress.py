@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from agent.appkeys import DB
 from agent.db import Database
-from agent.keys import DB
 from agent.matching import mark_paid
 from agent.merchants import Merchant
 from agent.notify import NOTIFIER

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from agent import epay
+from agent.appkeys import DB, MERCHANTS
 from agent.db import Database
-from agent.keys import DB, MERCHANTS
 from agent.matching import OrderStateError, mark_paid
 from agent.merchants import Merchant
 from agent.money import format_yuan

@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 
+from agent.appkeys import DB, SETTINGS
 from agent.cashier.payer import return_redirect
 from agent.db import Database
-from agent.keys import DB, SETTINGS
 from agent.matching import mark_paid, match_account, record_transactions
 from agent.merchants import Merchant
 from agent.notify import NOTIFIER

@@ -3,8 +3,8 @@ by a merchant site that also takes the same merchant's MD5 orders."""
 
 from __future__ import annotations
 
+from agent.appkeys import DB
 from agent.db import Database
-from agent.keys import DB
 from agent.matching import mark_paid
 from agent.merchants import Merchant
 from agent.money import format_yuan

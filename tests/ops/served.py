@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -18,17 +17,12 @@ from typing import Any
 from cryptography.fernet import Fernet
 
 from agent import epay
+from tests.support.net import free_port
 
 STARTUP_SECONDS = 30.0
 # The checkout under test: the server runs from the log's folder, where ``-m agent`` would otherwise find
 # whichever copy the virtualenv was installed from (another worktree).
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def server_env(data_dir: Path, **settings: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from agent.keys import DB, MERCHANTS
+from agent.appkeys import DB, MERCHANTS
 from agent.ops.backup import backup
 from tests.support.gateway import RunningGateway
 

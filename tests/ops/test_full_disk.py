@@ -20,10 +20,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from agent import epay
+from agent.appkeys import DB, MERCHANTS, STORAGE
 from agent.db import Database
 from agent.db import storage as storage_module
 from agent.db.storage import MESSAGES, StorageHealth, StorageStatus, StorageUnavailable
-from agent.keys import DB, MERCHANTS, STORAGE
 from agent.matching.confirm import mark_paid
 from agent.ops.storage import StorageProbe
 from agent.orders import OrderStatus, get_order

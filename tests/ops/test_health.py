@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.keys import DB
+from agent.appkeys import DB
 from agent.ops import health
 from agent.ops.drain import DRAIN
 from agent.ops.health import BrowserProbe

@@ -8,8 +8,8 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from agent.appkeys import DB
 from agent.db import now_ms
-from agent.keys import DB
 from agent.ops import metrics
 from agent.settings import Settings
 from tests.allocation.pool_setup import add_code

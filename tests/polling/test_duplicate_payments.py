@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
-from agent.keys import DB
+from agent.appkeys import DB
 from agent.merchants import Merchant
 from agent.orders import OrderStatus, get_order
 from tests.intake.epay_client import mapi

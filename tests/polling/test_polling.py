@@ -10,12 +10,12 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
+from agent.appkeys import ACCOUNTS, DB, MERCHANTS
+from agent.codes import Code
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, DB, MERCHANTS
 from agent.merchants import Merchant
 from agent.orders import OrderStatus, get_order
 from agent.polling import POLL_SCHEDULER
-from agent.pool import Code
 from agent.providers.base import (
     AuthFailed,
     HealthState,

@@ -12,9 +12,9 @@ import pytest
 from playwright.async_api import Browser
 
 from agent.accounts.otp import deliver_otp
+from agent.appkeys import ACCOUNTS, CODES, DB, MERCHANTS, SECRETS
 from agent.browser.agent import BrowserAgent
 from agent.browser.runtime import BrowserRuntime
-from agent.keys import ACCOUNTS, DB, MERCHANTS, POOL, SECRETS
 from agent.matching.confirm import match_account, record_transactions
 from agent.notify import NOTIFIER
 from agent.orders import get_order
@@ -69,7 +69,7 @@ async def test_a_recorded_draft_confirms_a_payment_end_to_end(
             app = gateway.app
             merchant = await app[MERCHANTS].create("录制测试商户")
             account = await app[ACCOUNTS].add_account(platform, "录制的账号", USERNAME, PASSWORD, office.url)
-            await app[POOL].add_code(account.id, payload="https://qr.example/recorded", terminal_id="T009")
+            await app[CODES].add_code(account.id, payload="https://qr.example/recorded", terminal_id="T009")
             async with serve_merchant_site(merchant.key) as site:
                 created = await mapi(gateway, merchant, notify_url=site.url, money="10.00", type="wxpay")
                 assert created["code"] == 1, created

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from agent.admin.auth import create_admin
 from agent.admin.plumbing import SESSION_COOKIE, admin_auth
-from agent.keys import DB
+from agent.appkeys import DB
 from tests.support.gateway import RunningGateway
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.keys import DB
+from agent.appkeys import DB
 from tests.support.gateway import RunningGateway
 
 BACKGROUND_TABLES = frozenset({"ops_heartbeat", "alert_state", "alert_marks"})

@@ -1,4 +1,4 @@
-"""Rows for tests: accounts and codes through the real AccountBook and Pool, orders inserted with exact times and amounts."""
+"""Rows for tests: accounts and codes through the real AccountBook and CodeBook, orders inserted with exact times and amounts."""
 
 from __future__ import annotations
 
@@ -7,25 +7,31 @@ import itertools
 from aiohttp import web
 
 from agent.allocation.amounts import scope_key
+from agent.appkeys import ACCOUNTS, CODES, DB
+from agent.codes import Code
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, DB, POOL
 from agent.merchants import Merchant
 from agent.orders import Order, get_order
-from agent.pool import Code
 
 _serial = itertools.count(1)
 
 
 async def add_code(
     app: web.Application, *, account_id: int | None = None, terminal_id: str | None = "T1",
-    platform: str = "shouqianba",
+    platform: str = "shouqianba", payload: str | None = None, image: bytes | None = None,
+    image_type: str | None = None, daily_cap_fen: int | None = None, account_name: str = "测试门店",
 ) -> Code:
-    """A QR code on ``account_id``, or on a fresh account of ``platform``."""
-    pool = app[POOL]
+    """A QR code on ``account_id``, or on a fresh account of ``platform``; a unique payload unless given
+    (or an image is). The one code factory of the test suite."""
     if account_id is None:
-        account = await app[ACCOUNTS].add_account(platform, "测试门店", f"user{next(_serial)}", "pass-word")
+        account = await app[ACCOUNTS].add_account(platform, account_name, f"user{next(_serial)}", "pass-word")
         account_id = account.id
-    return await pool.add_code(account_id, payload=f"https://qr.example/{next(_serial)}", terminal_id=terminal_id)
+    if payload is None and image is None:
+        payload = f"https://qr.example/{next(_serial)}"
+    return await app[CODES].add_code(
+        account_id, payload=payload, image=image, image_type=image_type, terminal_id=terminal_id,
+        daily_cap_fen=daily_cap_fen,
+    )
 
 
 async def insert_order(

@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from agent.codes import Code
 from agent.intake.openapi import OPENAPI
 from agent.merchants import Merchant
-from agent.pool import Code
 from tests.allocation.pool_setup import add_code
 from tests.support.admin_http import AdminSession, admin_session
 from tests.support.db_state import database_rows

@@ -12,9 +12,12 @@ from agent.accounts import Account
 from agent.admin import actions, snapshots
 from agent.admin.forms import FieldError, optional_url, required
 from agent.admin.plumbing import audit, form_of, path_id, render, see_other
-from agent.keys import ACCOUNTS, DB, POOL, SECRETS, SETTINGS
+from agent.appkeys import ACCOUNTS, CODES, DB, SECRETS, SETTINGS
+from agent.codes import code_counts_by_account
 from agent.platforms import PlatformInfo, known_platforms, sync_platforms
 from agent.polling import POLL_SCHEDULER
+
+routes = web.RouteTableDef()
 
 
 def _platforms(request: web.Request) -> tuple[PlatformInfo, ...]:
@@ -30,23 +33,21 @@ async def _list_page(
     request: web.Request, *, errors: Mapping[str, str] | None = None, values: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    db = request.config_dict[DB]
-    usage = {
-        row["account_id"]: row for row in await db.fetchall(
-            "SELECT account_id, count(*) AS codes, sum(enabled) AS enabled_codes FROM codes GROUP BY account_id"
-        )
-    }
+    usage = await code_counts_by_account(request.config_dict[DB])
     return render(request, "accounts.html", {
         "accounts": await request.config_dict[ACCOUNTS].accounts(), "usage": usage,
         "done": request.query.get("done", ""),
-        "platform_options": [(p.slug, p.name) for p in _platforms(request)], "platform_names": _names(request), "errors": errors or {}, "values": values or {},
+        "platform_options": [(p.slug, p.name) for p in _platforms(request)], "platform_names": _names(request),
+        "errors": errors or {}, "values": values or {},
     }, status=status)
 
 
+@routes.get("/accounts")
 async def accounts_page(request: web.Request) -> web.Response:
     return await _list_page(request)
 
 
+@routes.post("/accounts")
 async def account_add(request: web.Request) -> web.StreamResponse:
     form = form_of(request)
     values = {k: form.get(k) for k in ("platform", "name", "username", "base_url")}
@@ -79,12 +80,11 @@ async def _account(request: web.Request) -> Account:
 
 
 async def _detail_page(request: web.Request, account: Account, **extra: Any) -> web.Response:
-    db = request.config_dict[DB]
     settings = request.config_dict[SETTINGS]
     context = {
         "account": account, "platform_names": _names(request),
-        "health_at": await db.fetchval("SELECT health_at FROM accounts WHERE id = ?", (account.id,)),
-        "codes": await request.config_dict[POOL].codes(account.id),
+        "health_at": await request.config_dict[ACCOUNTS].health_at(account.id),
+        "codes": await request.config_dict[CODES].codes(account.id),
         "snapshot": snapshots.latest(settings.data_dir, account.id),
         "done": request.query.get("done", ""), "tested": None, "test_error": "", "errors": {},
         "values": {"name": account.name, "base_url": account.base_url or ""},
@@ -93,10 +93,12 @@ async def _detail_page(request: web.Request, account: Account, **extra: Any) -> 
     return render(request, "account.html", context, status=400 if extra.get("errors") else 200)
 
 
+@routes.get(r"/accounts/{id:[0-9]+}")
 async def account_page(request: web.Request) -> web.Response:
     return await _detail_page(request, await _account(request))
 
 
+@routes.post(r"/accounts/{id:[0-9]+}")
 async def account_edit(request: web.Request) -> web.StreamResponse:
     """Rename, change the back office address, or store a new password (left empty: kept)."""
     account = await _account(request)
@@ -116,6 +118,7 @@ async def account_edit(request: web.Request) -> web.StreamResponse:
     return see_other(f"/admin/accounts/{account.id}?done=updated")
 
 
+@routes.post(r"/accounts/{id:[0-9]+}/enabled")
 async def account_enable(request: web.Request) -> web.StreamResponse:
     account = await _account(request)
     enabled = form_of(request).get("enabled") == "1"
@@ -124,6 +127,7 @@ async def account_enable(request: web.Request) -> web.StreamResponse:
     return see_other(f"/admin/accounts/{account.id}?done={'enabled' if enabled else 'disabled'}")
 
 
+@routes.post(r"/accounts/{id:[0-9]+}/test")
 async def account_test(request: web.Request) -> web.Response:
     account = await _account(request)
     app = request.config_dict
@@ -135,6 +139,7 @@ async def account_test(request: web.Request) -> web.Response:
     return await _detail_page(request, await _account(request), tested=tested)
 
 
+@routes.post(r"/accounts/{id:[0-9]+}/otp")
 async def account_otp(request: web.Request) -> web.StreamResponse:
     account = await _account(request)
     app = request.config_dict
@@ -146,6 +151,7 @@ async def account_otp(request: web.Request) -> web.StreamResponse:
     return see_other(f"/admin/accounts/{account.id}?done=otp")
 
 
+@routes.post(r"/accounts/{id:[0-9]+}/retry")
 async def account_retry(request: web.Request) -> web.StreamResponse:
     """立即重试: the running scheduler reads the account now (also when it waits for a person)."""
     account = await _account(request)
@@ -160,6 +166,7 @@ async def account_retry(request: web.Request) -> web.StreamResponse:
     return see_other(f"/admin/accounts/{account.id}?done=retry")
 
 
+@routes.get(r"/accounts/{id:[0-9]+}/snapshots/{stamp}/{name}")
 async def snapshot_file(request: web.Request) -> web.StreamResponse:
     account = await _account(request)
     name = request.match_info["name"]

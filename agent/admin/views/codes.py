@@ -9,11 +9,15 @@ from aiohttp import web
 from agent.admin.forms import FieldError, at_most, int_id, optional_yuan
 from agent.admin.plumbing import Upload, audit, form_of, path_id, render, see_other
 from agent.admin.qrimage import decode_qr, svg_data_uri
-from agent.admin.stats import day_start
+from agent.appkeys import ACCOUNTS, CODES, DB
+from agent.codes import Code
 from agent.db import now_ms
-from agent.keys import ACCOUNTS, DB, POOL
+from agent.errors import CodeBusy
 from agent.money import format_yuan
-from agent.pool import Code, CodeBusy
+from agent.orders.queries import usage_by_code
+from agent.timefmt import shanghai_day_start_ms
+
+routes = web.RouteTableDef()
 
 MAX_PAYLOAD = 1024
 
@@ -23,16 +27,9 @@ async def _page(
     status: int = 200,
 ) -> web.Response:
     db = request.config_dict[DB]
-    pool = request.config_dict[POOL]
+    pool = request.config_dict[CODES]
     accounts = await request.config_dict[ACCOUNTS].accounts()
-    usage = {
-        row["code_id"]: row for row in await db.fetchall(
-            "SELECT code_id, count(*) AS orders, coalesce(sum(status = 'paid'), 0) AS paid, "
-            "coalesce(sum(CASE WHEN status = 'paid' THEN money_fen END), 0) AS paid_fen FROM orders "
-            "WHERE created_at >= ? GROUP BY code_id",
-            (day_start(now_ms()),),
-        )
-    }
+    usage = await usage_by_code(db, shanghai_day_start_ms(now_ms()))
     codes = await pool.codes()
     return render(request, "codes.html", {
         "codes": codes, "accounts": {a.id: a for a in accounts},
@@ -43,10 +40,12 @@ async def _page(
     }, status=status)
 
 
+@routes.get("/codes")
 async def codes_page(request: web.Request) -> web.Response:
     return await _page(request)
 
 
+@routes.post("/codes")
 async def code_add(request: web.Request) -> web.StreamResponse:
     form = form_of(request)
     values = {k: form.get(k) for k in ("account", "terminal_id", "label", "daily_cap", "payload")}
@@ -59,7 +58,7 @@ async def code_add(request: web.Request) -> web.StreamResponse:
         at_most("terminal_id", values["terminal_id"], "终端号", 64)
     except FieldError as exc:
         return await _page(request, errors={exc.field: exc.message}, values=values, status=400)
-    code = await request.config_dict[POOL].add_code(
+    code = await request.config_dict[CODES].add_code(
         account_id, payload=payload, terminal_id=values["terminal_id"] or None, label=values["label"][:64],
         daily_cap_fen=cap,
     )
@@ -83,7 +82,7 @@ async def _payload(upload: Upload | None, typed: str) -> str:
 
 async def _code(request: web.Request) -> Code:
     try:
-        return await request.config_dict[POOL].code(path_id(request))
+        return await request.config_dict[CODES].code(path_id(request))
     except LookupError as exc:
         raise web.HTTPNotFound(text="收款码不存在") from exc
 
@@ -103,10 +102,12 @@ async def _edit_page(
     }, status=400 if errors else 200)
 
 
+@routes.get(r"/codes/{id:[0-9]+}")
 async def code_page(request: web.Request) -> web.Response:
     return await _edit_page(request, await _code(request))
 
 
+@routes.post(r"/codes/{id:[0-9]+}")
 async def code_edit(request: web.Request) -> web.StreamResponse:
     """Change the label, terminal id (not while orders wait on the code) or daily cap (empty: no cap)."""
     code = await _code(request)
@@ -117,7 +118,7 @@ async def code_edit(request: web.Request) -> web.StreamResponse:
         terminal_id = at_most("terminal_id", values["terminal_id"], "终端号", 64) or None
         cap = optional_yuan("daily_cap", values["daily_cap"])
         try:
-            updated = await request.config_dict[POOL].update_code(
+            updated = await request.config_dict[CODES].update_code(
                 code.id, label=label, terminal_id=terminal_id, daily_cap_fen=cap
             )
         except CodeBusy as exc:
@@ -129,11 +130,12 @@ async def code_edit(request: web.Request) -> web.StreamResponse:
     return see_other(f"/admin/codes/{code.id}?done=updated")
 
 
+@routes.post(r"/codes/{id:[0-9]+}/enabled")
 async def code_enable(request: web.Request) -> web.StreamResponse:
     code_id = path_id(request)
     enabled = form_of(request).get("enabled") == "1"
     try:
-        await request.config_dict[POOL].set_code_enabled(code_id, enabled)
+        await request.config_dict[CODES].set_code_enabled(code_id, enabled)
     except LookupError as exc:
         raise web.HTTPNotFound(text="收款码不存在") from exc
     await audit(request, "code.enable" if enabled else "code.disable", str(code_id))

@@ -6,27 +6,27 @@ from aiohttp import web
 
 from agent.admin import stats
 from agent.admin.plumbing import render
+from agent.appkeys import ACCOUNTS, DB
 from agent.db import now_ms
-from agent.keys import DB
+from agent.notify.outbox import job_counts
+from agent.orders.queries import live_orders
+
+routes = web.RouteTableDef()
 
 LIVE_LIMIT = 10
 
 
+@routes.get("/")
 async def dashboard(request: web.Request) -> web.Response:
     db = request.config_dict[DB]
     now = now_ms()
     days = await stats.last_days(db, now)
-    live_orders = await db.fetchall(
-        "SELECT o.trade_no, o.out_trade_no, o.pid, o.money_fen, o.pay_amount_fen, o.created_at, o.expires_at, "
-        "a.name AS account FROM orders o JOIN accounts a ON a.id = o.account_id "
-        "WHERE o.status = 'pending' AND o.expires_at > ? ORDER BY o.created_at DESC LIMIT ?",
-        (now, LIVE_LIMIT),
-    )
+    live = await live_orders(db, now, LIVE_LIMIT)
     return render(request, "dashboard.html", {
         "today": await stats.today(db, now),
         "bars": stats.chart_bars(days),
-        "live_orders": live_orders,
-        "notify": await stats.notify_counts(db),
-        "health": await stats.accounts_by_health(db),
+        "live_orders": live,
+        "notify": await job_counts(db),
+        "health": await request.config_dict[ACCOUNTS].count_by_health(),
         "now": now,
     })

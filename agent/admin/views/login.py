@@ -7,8 +7,10 @@ from aiohttp import web
 from agent.admin.auth import SignIn
 from agent.admin.guard import LOGIN_CSRF_COOKIE, LOGIN_PATH, new_login_csrf, set_cookie
 from agent.admin.plumbing import SESSION_COOKIE, auth_of, form_of, render, see_other
-from agent.keys import SETTINGS
+from agent.appkeys import SETTINGS
 from agent.web.client import client_address
+
+routes = web.RouteTableDef()
 
 HOME = "/admin/"
 
@@ -31,10 +33,12 @@ def _login_page(request: web.Request, *, username: str = "", error: str = "", st
     return response
 
 
+@routes.get("/login")
 async def login_form(request: web.Request) -> web.Response:
     return _login_page(request)
 
 
+@routes.post("/login")
 async def login_submit(request: web.Request) -> web.StreamResponse:
     form = form_of(request)
     username, password = form.get("username"), form.fields.get("password", "")
@@ -64,6 +68,7 @@ def _refused(request: web.Request, username: str, result: SignIn) -> web.Respons
     return response
 
 
+@routes.post("/logout")
 async def logout(request: web.Request) -> web.StreamResponse:
     await auth_of(request).sign_out(request.cookies.get(SESSION_COOKIE, ""))
     response = see_other(LOGIN_PATH)

@@ -9,10 +9,13 @@ from aiohttp import web
 
 from agent import epay, epay_rsa
 from agent.admin.plumbing import audit, form_of, path_id, render
-from agent.keys import DB, MERCHANTS, SETTINGS
+from agent.appkeys import DB, MERCHANTS, SETTINGS
 from agent.merchants import Merchant
+from agent.orders.queries import usage_by_merchant
 from agent.platform_key import PLATFORM_KEY
 from agent.web.requests import BadRequest, parse_id
+
+routes = web.RouteTableDef()
 
 MAX_NAME = 64
 
@@ -44,12 +47,7 @@ async def _page(
 ) -> web.Response:
     db = request.config_dict[DB]
     merchants = await request.config_dict[MERCHANTS].list()
-    totals = {
-        row["pid"]: row for row in await db.fetchall(
-            "SELECT pid, count(*) AS orders, coalesce(sum(status = 'paid'), 0) AS paid, "
-            "coalesce(sum(CASE WHEN status = 'paid' THEN money_fen END), 0) AS paid_fen FROM orders GROUP BY pid"
-        )
-    }
+    totals = await usage_by_merchant(db)
     base_url = request.config_dict[SETTINGS].base_url
     example_for = revealed or (merchants[-1] if merchants else None)
     context: dict[str, Any] = {
@@ -61,10 +59,12 @@ async def _page(
     return render(request, "merchants.html", context, status=status)
 
 
+@routes.get("/merchants")
 async def merchants_page(request: web.Request) -> web.Response:
     return await _page(request)
 
 
+@routes.post("/merchants")
 async def merchant_create(request: web.Request) -> web.Response:
     name = form_of(request).get("name")
     if not name:
@@ -76,6 +76,7 @@ async def merchant_create(request: web.Request) -> web.Response:
     return await _page(request, revealed=merchant)
 
 
+@routes.post(r"/merchants/{pid:[0-9]+}/rotate")
 async def merchant_rotate(request: web.Request) -> web.Response:
     pid = path_id(request, "pid")
     try:
@@ -86,6 +87,7 @@ async def merchant_rotate(request: web.Request) -> web.Response:
     return await _page(request, revealed=merchant)
 
 
+@routes.post("/merchants/rsa-key")
 async def merchant_rsa_key(request: web.Request) -> web.Response:
     """Register (or with ``clear``, remove) a merchant's RSA public key for epay V2; errors at the field."""
     form = form_of(request)

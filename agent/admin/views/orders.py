@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -10,34 +10,23 @@ from aiohttp import web
 
 from agent.admin import actions
 from agent.admin.forms import FieldError, int_id, optional_yuan
-from agent.admin.labels import ORDER_STATUS
 from agent.admin.plumbing import actor, form_of, render, see_other
-from agent.keys import DB, MERCHANTS
+from agent.appkeys import DB, MERCHANTS
+from agent.audit import audit_trail
+from agent.codes import code_place
+from agent.labels import ORDER_STATUS
 from agent.notify import NOTIFIER
+from agent.notify.outbox import attempts_of, notify_job
 from agent.orders import get_order
-from agent.timefmt import SHANGHAI, to_ms
+from agent.orders.queries import OrderSearch, search_orders
+from agent.provider_transactions import duplicates_of_order, payment_of_order
+from agent.timefmt import DAY_MS, SHANGHAI, to_ms
 from agent.web.requests import INT64_MAX, BadRequest, parse_int
+
+routes = web.RouteTableDef()
 
 PAGE_SIZE = 50
 MAX_PAGE = INT64_MAX // PAGE_SIZE  # the OFFSET must stay a 64-bit integer
-DAY_MS = 86_400_000
-
-
-@dataclass
-class OrderFilter:
-    """The list's WHERE clause built from the query string; a bad value is reported and ignored."""
-
-    where: list[str] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
-
-    def add(self, clause: str, *params: Any) -> None:
-        self.where.append(clause)
-        self.params.extend(params)
-
-    @property
-    def sql(self) -> str:
-        return f"WHERE {' AND '.join(self.where)}" if self.where else ""
 
 
 def _date_ms(name: str, text: str) -> int:
@@ -48,28 +37,42 @@ def _date_ms(name: str, text: str) -> int:
     return to_ms(day)
 
 
-def parse_filter(query: Any) -> OrderFilter:
-    found = OrderFilter()
-    steps = (
-        ("status", lambda v: found.add("o.status = ?", v) if v in ORDER_STATUS else _bad("status", "未知状态")),
-        ("pid", lambda v: found.add("o.pid = ?", int_id("pid", v, "商户"))),
-        ("date_from", lambda v: found.add("o.created_at >= ?", _date_ms("date_from", v))),
-        ("date_to", lambda v: found.add("o.created_at < ?", _date_ms("date_to", v) + DAY_MS)),
-        ("amount", lambda v: found.add("(o.money_fen = ? OR o.pay_amount_fen = ?)", *[optional_yuan("amount", v)] * 2)),
-        ("q", lambda v: found.add("(o.trade_no = ? OR o.out_trade_no = ? OR o.provider_trade_no = ?)", v, v, v)),
-        ("notify", lambda v: found.add(
-            "o.trade_no IN (SELECT trade_no FROM notify_jobs WHERE status = ?)", v
-        ) if v in ("pending", "failed") else _bad("notify", "未知通知状态")),
-    )
-    for name, apply in steps:
+def _status(value: str) -> str:
+    if value not in ORDER_STATUS:
+        _bad("status", "未知状态")
+    return value
+
+
+def _notify_status(value: str) -> str:
+    if value not in ("pending", "failed"):
+        _bad("notify", "未知通知状态")
+    return value
+
+
+_FILTERS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
+    ("status", "status", _status),
+    ("pid", "pid", lambda v: int_id("pid", v, "商户")),
+    ("date_from", "created_from", lambda v: _date_ms("date_from", v)),
+    ("date_to", "created_before", lambda v: _date_ms("date_to", v) + DAY_MS),
+    ("amount", "amount_fen", lambda v: optional_yuan("amount", v)),
+    ("q", "number", lambda v: v),
+    ("notify", "notify_status", _notify_status),
+)
+
+
+def parse_filter(query: Any) -> tuple[OrderSearch, dict[str, str]]:
+    """The list's filters from the query string; a bad value is reported (field -> message) and ignored."""
+    wanted: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, attribute, parse in _FILTERS:
         value = str(query.get(name, "")).strip()
         if not value:
             continue
         try:
-            apply(value)
+            wanted[attribute] = parse(value)
         except FieldError as exc:
-            found.errors[exc.field] = exc.message
-    return found
+            errors[exc.field] = exc.message
+    return OrderSearch(**wanted), errors
 
 
 def _bad(name: str, message: str) -> None:
@@ -86,26 +89,21 @@ def _page_number(text: str) -> int:
         raise web.HTTPNotFound(text="页面不存在") from exc
 
 
+@routes.get("/orders")
 async def orders_page(request: web.Request) -> web.Response:
-    db = request.config_dict[DB]
-    found = parse_filter(request.query)
+    search, errors = parse_filter(request.query)
     page = _page_number(request.query.get("page", ""))
-    total = await db.fetchval(f"SELECT count(*) FROM orders o {found.sql}", found.params)
-    rows = await db.fetchall(
-        "SELECT o.trade_no, o.out_trade_no, o.pid, o.name, o.money_fen, o.pay_amount_fen, o.status, o.type, "
-        "o.created_at, o.paid_at, n.status AS notify_status, n.attempts FROM orders o "
-        f"LEFT JOIN notify_jobs n ON n.trade_no = o.trade_no {found.sql} "
-        "ORDER BY o.created_at DESC LIMIT ? OFFSET ?",
-        [*found.params, PAGE_SIZE, (page - 1) * PAGE_SIZE],
+    total, rows = await search_orders(
+        request.config_dict[DB], search, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
     merchants = await request.config_dict[MERCHANTS].list()
     query = {k: v for k, v in request.query.items() if k != "page"}
     return render(request, "orders.html", {
         "orders": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
-        "query": query, "errors": found.errors,
+        "query": query, "errors": errors,
         "merchant_options": [("", "全部商户")] + [(m.pid, f"{m.pid} {m.name}") for m in merchants],
         "status_options": [("", "全部状态"), *ORDER_STATUS.items()],
-    }, status=400 if found.errors else 200)
+    }, status=400 if errors else 200)
 
 
 async def _timeline(request: web.Request, trade_no: str) -> dict[str, Any]:
@@ -113,40 +111,29 @@ async def _timeline(request: web.Request, trade_no: str) -> dict[str, Any]:
     order = await get_order(db, trade_no)
     if order is None:
         raise web.HTTPNotFound(text="订单不存在")
-    code = await db.fetchone(
-        "SELECT c.id, c.label, c.terminal_id, a.id AS account_id, a.name AS account FROM codes c "
-        "JOIN accounts a ON a.id = c.account_id WHERE c.id = ?", (order.code_id,),
-    )
     return {
-        "order": order, "code": code,
+        "order": order, "code": await code_place(db, order.code_id),
         "merchant": await request.config_dict[MERCHANTS].get(order.pid),
-        "transaction": await db.fetchone(
-            "SELECT id, provider_trade_no, amount_fen, channel, paid_at, terminal_id, seen_at "
-            "FROM provider_transactions WHERE order_trade_no = ?", (trade_no,),
-        ),
-        "strays": await db.fetchall(
-            "SELECT id, provider_trade_no, amount_fen, channel, paid_at, status FROM provider_transactions "
-            "WHERE duplicate_of = ? ORDER BY paid_at", (trade_no,),
-        ),
-        "job": await db.fetchone(
-            "SELECT status, attempts, next_attempt_at, last_error FROM notify_jobs WHERE trade_no = ?", (trade_no,)
-        ),
-        "attempts": await db.fetchall(
-            "SELECT attempted_at, url, http_status, body_excerpt, outcome, duration_ms FROM notify_attempts "
-            "WHERE trade_no = ? ORDER BY attempted_at", (trade_no,),
-        ),
-        "audits": await db.fetchall(
-            "SELECT at, actor, action, detail FROM audit_log WHERE target = ? ORDER BY at", (trade_no,)
-        ),
+        "transaction": await payment_of_order(db, trade_no),
+        "strays": await duplicates_of_order(db, trade_no),
+        "job": await notify_job(db, trade_no),
+        "attempts": await attempts_of(db, trade_no),
+        "audits": await audit_trail(db, trade_no),
     }
 
 
-async def order_page(request: web.Request, *, error: str = "", errors: dict[str, str] | None = None) -> web.Response:
+@routes.get("/orders/{trade_no}")
+async def order_page(request: web.Request) -> web.Response:
+    return await _order_page(request)
+
+
+async def _order_page(request: web.Request, *, error: str = "", errors: dict[str, str] | None = None) -> web.Response:
     context = await _timeline(request, request.match_info["trade_no"])
     context.update(done=request.query.get("done", ""), error=error, errors=errors or {})
     return render(request, "order.html", context, status=400 if error or errors else 200)
 
 
+@routes.post("/orders/{trade_no}/{action:mark_paid|resend|close}")
 async def order_action(request: web.Request) -> web.StreamResponse:
     """补单 (mark_paid, reason required), 重发通知 (resend) or 关闭 (close)."""
     trade_no, action = request.match_info["trade_no"], request.match_info["action"]
@@ -155,12 +142,12 @@ async def order_action(request: web.Request) -> web.StreamResponse:
     try:
         if action == "mark_paid":
             if not reason:
-                return await order_page(request, errors={"reason": "请填写补单原因（将记录在审计日志中）"})
+                return await _order_page(request, errors={"reason": "请填写补单原因（将记录在审计日志中）"})
             await actions.mark_order_paid(db, trade_no, actor=actor(request), reason=reason)
         elif action == "resend":
             await actions.resend_notify(request.config_dict[NOTIFIER], trade_no, actor=actor(request))
         else:  # the route admits only mark_paid, resend and close
             await actions.close(db, trade_no, actor=actor(request), reason=reason)
     except actions.ActionRefused as exc:
-        return await order_page(request, error=str(exc))
+        return await _order_page(request, error=str(exc))
     return see_other(f"/admin/orders/{trade_no}?done={action}")

@@ -9,8 +9,10 @@ from pydantic import SecretStr
 
 from agent.admin.plumbing import render
 from agent.alerts.channels import url_label
-from agent.keys import SETTINGS
+from agent.appkeys import SETTINGS
 from agent.settings import Settings
+
+routes = web.RouteTableDef()
 
 MASK = "已设置（隐藏）"
 _SECRET_WORDS = ("secret", "password", "key", "token")
@@ -42,6 +44,7 @@ def effective_settings(settings: Settings) -> list[SettingRow]:
     ]
 
 
+@routes.get("/settings")
 async def settings_page(request: web.Request) -> web.Response:
     settings = request.config_dict[SETTINGS]
     return render(request, "settings.html", {"rows": effective_settings(settings), "base_url": settings.base_url})

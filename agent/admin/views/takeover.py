@@ -14,7 +14,7 @@ from aiohttp import web
 
 from agent.accounts import Account
 from agent.admin.plumbing import SESSION_COOKIE, actor, audit, path_id, render, see_other
-from agent.keys import ACCOUNTS
+from agent.appkeys import ACCOUNTS
 from agent.liveview.socket import same_origin, serve_view
 from agent.liveview.takeover import TAKEOVERS, TakeoverDesk, session_key, takeover_ctx
 

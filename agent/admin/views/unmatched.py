@@ -6,7 +6,11 @@ from aiohttp import web
 
 from agent.admin import actions
 from agent.admin.plumbing import actor, form_of, path_id, render, see_other
-from agent.keys import DB
+from agent.appkeys import DB
+from agent.orders.queries import attach_suggestions
+from agent.provider_transactions import unmatched_for_review
+
+routes = web.RouteTableDef()
 
 LIMIT = 200
 SUGGESTION_WINDOW_MS = 3_600_000  # orders created up to an hour before the payment are offered
@@ -14,18 +18,10 @@ SUGGESTION_WINDOW_MS = 3_600_000  # orders created up to an hour before the paym
 
 async def _page(request: web.Request, *, errors: dict[int, str] | None = None, status: int = 200) -> web.Response:
     db = request.config_dict[DB]
-    rows = await db.fetchall(
-        "SELECT t.id, t.account_id, a.name AS account, t.provider_trade_no, t.amount_fen, t.channel, t.paid_at, "
-        "t.terminal_id, t.seen_at, t.duplicate_of, d.status AS duplicate_status FROM provider_transactions t "
-        "JOIN accounts a ON a.id = t.account_id LEFT JOIN orders d ON d.trade_no = t.duplicate_of "
-        "WHERE t.status = 'unmatched' ORDER BY t.paid_at DESC LIMIT ?", (LIMIT,),
-    )
+    rows = await unmatched_for_review(db, LIMIT)
     suggestions = {
-        row["id"]: await db.fetchall(
-            "SELECT trade_no, money_fen, pay_amount_fen, status, created_at FROM orders "
-            "WHERE account_id = ? AND status IN ('pending', 'expired') AND created_at BETWEEN ? AND ? "
-            "ORDER BY abs(pay_amount_fen - ?), created_at DESC LIMIT 5",
-            (row["account_id"], row["paid_at"] - SUGGESTION_WINDOW_MS, row["paid_at"], row["amount_fen"]),
+        row.id: await attach_suggestions(
+            db, row.account_id, paid_at=row.paid_at, amount_fen=row.amount_fen, window_ms=SUGGESTION_WINDOW_MS
         )
         for row in rows
     }
@@ -34,10 +30,12 @@ async def _page(request: web.Request, *, errors: dict[int, str] | None = None, s
     }, status=status)
 
 
+@routes.get("/unmatched")
 async def unmatched_page(request: web.Request) -> web.Response:
     return await _page(request)
 
 
+@routes.post(r"/transactions/{id:[0-9]+}/{action:attach|dismiss}")
 async def transaction_action(request: web.Request) -> web.StreamResponse:
     transaction_id = path_id(request)
     form = form_of(request)

@@ -1,17 +1,16 @@
-"""The QR pool: the codes that pay into provider accounts (the accounts themselves: agent.accounts)."""
+"""The ``codes`` table's owner: the QR codes that pay into provider accounts (the accounts: ``agent.accounts``)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from agent.accounts.book import UNCHANGED, Unchanged
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
-
-
-class CodeBusy(ValueError):
-    """The change would move a code's pending orders out of the matching scope their amounts were unique in."""
+from agent.db.rows import record
+from agent.errors import CodeBusy, InvalidChange, NotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +32,69 @@ _CODE_SQL = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class CodeCounts:
+    """An account's codes: how many, and how many of them enabled."""
+
+    codes: int
+    enabled_codes: int
+
+
+@dataclass(frozen=True, slots=True)
+class CodePlace:
+    """A code with the account it pays into, as an order's timeline names it."""
+
+    id: int
+    label: str
+    terminal_id: str | None
+    account_id: int
+    account: str  # the account's name
+
+
+@dataclass(frozen=True, slots=True)
+class CodeArtwork:
+    """What a code's picture is made from: its payload, else the uploaded image."""
+
+    payload: str | None
+    image: bytes | None
+    image_type: str | None
+
+
+def touch_codes(conn: sqlite3.Connection, touched: Iterable[tuple[int, int]]) -> None:
+    """Stamp (last_used_at, code_id) pairs, inside the allocator's transaction (plain sqlite3, writer thread)."""
+    conn.executemany("UPDATE codes SET last_used_at = ? WHERE id = ?", touched)
+
+
+async def make_least_recently_used(db: Database, code_id: int) -> None:
+    """Put ``code_id`` first in the rotation (the demo's way of choosing a platform)."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE codes SET last_used_at = (SELECT min(last_used_at) FROM codes) - 1 WHERE id = ?", (code_id,)
+        )
+
+
+async def code_artwork(db: Database, code_id: int) -> CodeArtwork | None:
+    row = await db.fetchone("SELECT payload, image, image_type FROM codes WHERE id = ?", (code_id,))
+    if row is None:
+        return None
+    return CodeArtwork(row["payload"], None if row["image"] is None else bytes(row["image"]), row["image_type"])
+
+
+async def code_counts_by_account(db: Database) -> dict[int, CodeCounts]:
+    rows = await db.fetchall(
+        "SELECT account_id, count(*) AS codes, sum(enabled) AS enabled_codes FROM codes GROUP BY account_id"
+    )
+    return {row["account_id"]: CodeCounts(row["codes"], row["enabled_codes"]) for row in rows}
+
+
+async def code_place(db: Database, code_id: int) -> CodePlace | None:
+    row = await db.fetchone(
+        "SELECT c.id, c.label, c.terminal_id, a.id AS account_id, a.name AS account FROM codes c "
+        "JOIN accounts a ON a.id = c.account_id WHERE c.id = ?", (code_id,),
+    )
+    return None if row is None else record(CodePlace, row)
+
+
 def _changes(current: Code, **wanted: object) -> dict[str, object]:
     """The wanted column values that differ from the stored ones; UNCHANGED ones are left out."""
     return {name: value for name, value in wanted.items() if value is not UNCHANGED and value != getattr(current, name)}
@@ -45,8 +107,8 @@ def _code(r: sqlite3.Row) -> Code:
     )
 
 
-class Pool:
-    """Create, list and switch codes; the single writer of the codes table outside allocation."""
+class CodeBook:
+    """Create, list, change and switch codes; with ``touch_codes`` (the allocator's stamp) the only writer of ``codes``."""
 
     def __init__(self, db: Database, box: SecretBox) -> None:
         self._db = db
@@ -64,9 +126,9 @@ class Pool:
         daily_cap_fen: int | None = None,
     ) -> Code:
         if payload is None and image is None:
-            raise ValueError("a code needs a QR payload or an image")
+            raise InvalidChange("a code needs a QR payload or an image")
         if await self._db.fetchval("SELECT 1 FROM accounts WHERE id = ?", (account_id,)) is None:
-            raise LookupError(f"account {account_id} not found")
+            raise NotFound(f"account {account_id} not found")
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO codes (account_id, label, payload, image, image_type, terminal_id, daily_cap_fen, "
@@ -80,7 +142,7 @@ class Pool:
     async def code(self, code_id: int) -> Code:
         row = await self._db.fetchone(f"{_CODE_SQL} WHERE id = ?", (code_id,))
         if row is None:
-            raise LookupError(f"code {code_id} not found")
+            raise NotFound(f"code {code_id} not found")
         return _code(row)
 
     async def codes(self, account_id: int | None = None) -> list[Code]:
@@ -100,7 +162,7 @@ class Pool:
         unique in the old terminal's scope, and matching by the new one could make two of them look alike.
         """
         if daily_cap_fen is not UNCHANGED and daily_cap_fen is not None and daily_cap_fen <= 0:
-            raise ValueError("a daily cap must be more than zero")
+            raise InvalidChange("a daily cap must be more than zero")
         current = await self.code(code_id)
         values = _changes(
             current, label=UNCHANGED if label is None else label, terminal_id=terminal_id, daily_cap_fen=daily_cap_fen
@@ -128,4 +190,4 @@ class Pool:
                 f"UPDATE {table} SET {assignments} WHERE id = ?", (*values.values(), row_id)
             )
             if cursor.rowcount == 0:
-                raise LookupError(f"{table[:-1]} {row_id} not found")
+                raise NotFound(f"{table[:-1]} {row_id} not found")

@@ -1,4 +1,4 @@
-"""Chinese names of the states shown in the console."""
+"""Chinese names of the states shown to people: in the admin console and in alerts."""
 
 from __future__ import annotations
 

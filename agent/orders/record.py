@@ -1,12 +1,10 @@
-"""The order record as every component reads it."""
+"""The order record as every component reads it: columns by name, status as ``OrderStatus``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-
-from agent.db import Database
 
 # The epay ``type`` a paid order gets when nobody chose a method (submit.php without ``type``) and no
 # provider payment says which channel paid (补单 by hand without a transaction). Every epay client accepts
@@ -59,14 +57,3 @@ class Order:
 
 ORDER_COLUMNS = ", ".join(Order.__slots__)
 
-
-async def get_order(db: Database, trade_no: str) -> Order | None:
-    row = await db.fetchone(f"SELECT {ORDER_COLUMNS} FROM orders WHERE trade_no = ?", (trade_no,))
-    return None if row is None else Order.from_row(row)
-
-
-async def get_order_by_out_trade_no(db: Database, pid: int, out_trade_no: str) -> Order | None:
-    row = await db.fetchone(
-        f"SELECT {ORDER_COLUMNS} FROM orders WHERE pid = ? AND out_trade_no = ?", (pid, out_trade_no)
-    )
-    return None if row is None else Order.from_row(row)
