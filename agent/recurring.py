@@ -1,7 +1,8 @@
 """One recurring background task: run a step, wait an interval (or until woken), again, until stopped.
 
 Every background loop of the gateway is one of these: the notify worker, the poll scheduler, the browser
-reaper, the WAL checkpointer, the alert watcher and the storage probe. A step returns how long to wait
+reaper, the WAL checkpointer, the alert watcher and its sender, the storage probe, the loop-lag probe and
+the demo's SMS reader. A step returns how long to wait
 before the next one (None: the interval); a step that raises is reported to ``on_error`` and the loop goes
 on, so a background loop never dies of one bad step.
 """

@@ -133,6 +133,11 @@ class AccountBook:
         )
         return [(row["health"], row["on_"], row["off"]) for row in rows]
 
+    async def waiting_for_code(self) -> list[int]:
+        """Ids of the accounts whose login waits for a one-time code (``needs_human``)."""
+        rows = await self._db.fetchall("SELECT id FROM accounts WHERE health = 'needs_human' ORDER BY id")
+        return [row[0] for row in rows]
+
     async def credentials(self, account_id: int) -> AccountCredentials:
         row = await self._db.fetchone(
             "SELECT a.id, p.slug, a.username, a.secret_enc, a.base_url FROM accounts a "

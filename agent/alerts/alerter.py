@@ -18,7 +18,6 @@ Three rules keep the owner informed without being flooded:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 from collections import deque
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from agent.alerts.messages import Alert, Level
 from agent.db import Database, now_ms
 from agent.db.storage import StorageUnavailable
 from agent.ops import metrics
+from agent.recurring import RecurringTask
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -38,6 +38,7 @@ log = structlog.get_logger(__name__)
 RETRY_AFTER_FAILURE_MS = 60_000
 DELIVERY_CONCURRENCY = 4
 SHUTDOWN_GRACE_S = 2.0  # in-flight deliveries get this long on exit; the rest are sent after the restart
+IDLE_ROUND_S = 30.0  # with nothing held or queued the worker waits to be woken; this is its longest sleep
 
 
 @dataclass(slots=True)
@@ -76,13 +77,12 @@ class Alerter:
         self._held: list[tuple[Alert, int]] = []  # over the rate limit, waiting for the summary
         self._sent_at: deque[int] = deque()  # when each message of the current window went out
         self._in_flight: dict[asyncio.Task[None], _Job] = {}
-        self._wake = asyncio.Event()
-        self._worker: asyncio.Task[None] | None = None
+        self._worker = RecurringTask(self._round, IDLE_ROUND_S, name="alert-worker")
 
     async def __aenter__(self) -> Alerter:
         channels.quiet_apprise_logging()
         await self._load()
-        self._worker = asyncio.create_task(self._run(), name="alert-worker")
+        self._worker.start()
         if not self._urls:
             log.info("alerts_log_only", reason="MAPAY_ALERT_URLS is empty: alerts are written to this log only")
         return self
@@ -90,9 +90,7 @@ class Alerter:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
+        await self._worker.stop()
         self._start_deliveries(limit=None)  # whatever is queued gets the same short grace
         if self._in_flight:
             await asyncio.wait(list(self._in_flight), timeout=SHUTDOWN_GRACE_S)
@@ -130,7 +128,7 @@ class Alerter:
         else:
             self._sent_at.append(now)
             self._outbox.append(_Job(alert, ((alert.key, now),)))
-        self._wake.set()
+        self._worker.wake()
         return True
 
     def resolve(self, key: str) -> None:
@@ -139,7 +137,7 @@ class Alerter:
         if state is not None and state.active:
             state.resolved_at = now_ms()
             self._dirty.add(key)
-            self._wake.set()
+            self._worker.wake()
 
     def is_active(self, key: str) -> bool:
         """Whether ``key`` was raised and not resolved since."""
@@ -193,20 +191,16 @@ class Alerter:
 
     # --- the worker -------------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            delay: float | None = None
-            try:
-                delay = self._release_summary()
-                self._start_deliveries(limit=DELIVERY_CONCURRENCY)
-                await self._save()
-            except Exception:  # the worker outlives any bug in one round
-                log.exception("alert_worker_error")
-                delay = 1.0
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
+    async def _round(self) -> float | None:
+        """Release a held summary when due, start deliveries, save the dedupe state; then wait to be woken."""
+        try:
+            delay = self._release_summary()
+            self._start_deliveries(limit=DELIVERY_CONCURRENCY)
+            await self._save()
+        except Exception:  # the worker outlives any bug in one round
+            log.exception("alert_worker_error")
+            return 1.0
+        return delay
 
     def _start_deliveries(self, limit: int | None) -> None:
         while self._outbox and (limit is None or len(self._in_flight) < limit):
@@ -217,7 +211,7 @@ class Alerter:
 
     def _delivered(self, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(task, None)
-        self._wake.set()
+        self._worker.wake()
 
     async def _deliver(self, job: _Job) -> None:
         ok = False

@@ -7,16 +7,17 @@ phone is the simulated back office's ``/__control/otp``: whenever an account it 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 
 import structlog
 
+from agent.accounts import AccountBook
 from agent.accounts.otp import deliver_otp
 from agent.crypto import SecretBox
 from agent.db import Database
 from agent.demo.world import SimulatedAccount
+from agent.recurring import RecurringTask
 from fixtures.client import ControlError
 
 log = structlog.get_logger(__name__)
@@ -35,8 +36,7 @@ class SmsReader:
 
     async def read_once(self) -> None:
         """Deliver a code to every known account that is waiting for one."""
-        rows = await self._db.fetchall("SELECT id FROM accounts WHERE health = 'needs_human'")
-        for (account_id,) in rows:
+        for account_id in await AccountBook(self._db, self._box).waiting_for_code():
             account = self._accounts.get(account_id)
             if account is None:
                 continue
@@ -50,18 +50,7 @@ class SmsReader:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[SmsReader]:
-        task = asyncio.create_task(self._run(), name="demo-sms-reader")
-        try:
+        """Read every ``interval_seconds`` for the duration of the block; a failed read is logged and the next
+        one comes anyway (an account must never wait forever for its code)."""
+        async with RecurringTask(self.read_once, self._interval, name="demo-sms-reader").running():
             yield self
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.read_once()
-            except Exception:  # a hiccup must not end the reader: the account would wait forever
-                log.exception("demo_sms_reader_error")
-            await asyncio.sleep(self._interval)

@@ -19,6 +19,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from agent.appkeys import DB, SETTINGS
+from agent.recurring import RecurringTask
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -171,14 +172,13 @@ async def handle_metrics(request: web.Request) -> web.Response:
 async def measure_loop_lag(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: a timer that records how late the loop wakes it; lateness means blocked code."""
     loop = asyncio.get_running_loop()
+    due = loop.time() + LAG_PROBE_INTERVAL
 
-    async def probe() -> None:
-        while True:
-            started = loop.time()
-            await asyncio.sleep(LAG_PROBE_INTERVAL)
-            LOOP_LAG.set(max(0.0, loop.time() - started - LAG_PROBE_INTERVAL))
+    async def measure() -> None:
+        nonlocal due
+        now = loop.time()
+        LOOP_LAG.set(max(0.0, now - due))
+        due = now + LAG_PROBE_INTERVAL
 
-    task = asyncio.create_task(probe(), name="loop-lag-probe")
-    yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    async with RecurringTask(measure, LAG_PROBE_INTERVAL, name="loop-lag-probe", wait_first=True).running():
+        yield
