@@ -216,6 +216,10 @@ class Settings(BaseSettings):
     browser_recycle_minutes: float = Field(default=30.0, gt=0)
     """Replace an account's browser context after this many minutes, restoring its saved session."""
 
+    login_concurrency: int = Field(default=4, ge=1, le=64)
+    """Browser logins running at once (each one a context and a renderer); the others queue, the account whose
+    oldest live order has waited longest first. Reads do not count: they go through plain HTTP."""
+
     browser_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     """Timeout of one provider page load or API call made through the browser."""
 

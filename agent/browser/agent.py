@@ -20,6 +20,7 @@ from agent.accounts import AccountBook
 from agent.accounts.failures import classify
 from agent.accounts.otp import take_otp
 from agent.accounts.sessions import SessionStore
+from agent.browser.logins import LoginGate
 from agent.browser.runtime import BrowserRuntime
 from agent.captcha import CaptchaSolver
 from agent.crypto import SecretBox
@@ -35,7 +36,7 @@ from agent.providers.base import (
     ProviderFactory,
     ProviderTransaction,
 )
-from agent.providers.browser import BrowserProvider
+from agent.providers.browser import BrowserProvider, LoginServices
 from agent.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -59,7 +60,11 @@ class BrokenProfileProvider:
 
 
 class BrowserAgent:
-    """Owns the browser runtime, the captcha models and the per-account providers."""
+    """Owns the browser runtime, the captcha models, the login gate and the per-account providers.
+
+    Providers get :class:`LoginServices` (a context, the solver, one-time codes, the session store, the
+    gate), never the agent itself.
+    """
 
     def __init__(
         self,
@@ -77,8 +82,15 @@ class BrowserAgent:
         self.solver = CaptchaSolver()
         self.sessions = SessionStore(db, box)
         self.storage = db.storage
+        self.logins = LoginGate(settings.login_concurrency)
         self._db = db
         self._box = box
+        self.services = LoginServices(
+            settings=settings,
+            new_context=lambda account_id, state: self.runtime.new_context(account_id, state),
+            solver=self.solver, take_otp=self.take_otp, sessions=self.sessions, gate=self.logins,
+            mark_storage_failed=self.storage.mark_failed,
+        )
         self._providers: dict[int, BrowserProvider] = {}
         self._reaper: asyncio.Task[None] | None = None
 
@@ -113,7 +125,7 @@ class BrowserAgent:
             return BrokenProfileProvider(exc)
         if existing is not None:
             self._retire(existing)
-        provider = BrowserProvider(account, profile, self)
+        provider = BrowserProvider(account, profile, self.services)
         self._providers[account.account_id] = provider
         return provider
 

@@ -264,6 +264,9 @@ class PollScheduler:
             state.provider = factory(await self._book.credentials(account.account_id))
             state.revision, state.logged_in = account.revision, False
         provider = state.provider
+        note = getattr(provider, "note_waiting_since", None)
+        if note is not None:  # a browser login queues behind accounts whose orders have waited longer
+            note(account.oldest_created_at)
         if not state.logged_in:
             await provider.login()
             state.logged_in = True
