@@ -97,8 +97,11 @@ class Settings(BaseSettings):
     metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254); the address is checked after DNS
     resolution, when connecting, and redirects are never followed."""
 
-    poll_interval_seconds: float = Field(default=3.0, gt=0)
-    """Normal spacing between two transaction reads of one account while it has live orders."""
+    poll_interval_seconds: float = Field(default=2.5, gt=0)
+    """Normal spacing between two transaction reads of one account while it has live orders (counted from the
+    previous read's start; a payment waits half of it on average). Never closer than the profile's
+    ``min_poll_interval_seconds`` (2 s for the shipped ones). A read costs the gateway a few ms of CPU and no
+    browser, so 2.5 s (3 s before reads left the browser) keeps p50 under 1.5 s at 200 accounts."""
 
     chromium_path: Path | None = None
     """Chromium executable; found automatically (/usr/bin/chromium, chromium-browser, google-chrome) when unset."""
