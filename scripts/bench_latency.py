@@ -10,6 +10,11 @@ Phases: warm-up (one order per account, paid at once: every account logs in, cap
 not measured), measured (``--orders-per-account`` live orders per account through mapi.php, each paid
 with its exact amount at a random moment of its lifetime), idle (the accounts have nothing to do; after
 ``--idle-seconds`` the runtime must hold no browser context). Bounded by ``--max-seconds``.
+
+The tree is sampled once a second from the warm-up on: the peak RSS while the accounts log in (at most
+``MAPAY_LOGIN_CONCURRENCY`` browser logins at once), the median PSS while they are polled. ``--json PATH``
+writes the figures the targets are about (p50_s, p99_s, cpu_ms_per_poll, pss_mb_per_account, peak_rss_mb,
+missing, idle_contexts) with the run's parameters and the machine's load.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import signal
@@ -27,6 +33,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -63,6 +70,8 @@ from fixtures.client import ControlClient  # noqa: E402
 from fixtures.server import PLATFORMS, BackOffice, serve_all  # noqa: E402
 
 TARGET_P50_S, TARGET_P99_S, TARGET_MB_PER_ACCOUNT = 2.0, 5.0, 40.0
+# At scale (issue 13: 200 accounts x 3 live orders on 2 cores).
+SCALE_P50_S, SCALE_P99_S, SCALE_CPU_MS_PER_POLL, SCALE_PSS_MB_PER_ACCOUNT, SCALE_PEAK_RSS_MB = 1.5, 4.0, 5.0, 5.0, 2560
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MB = 1024 * 1024
 
@@ -77,6 +86,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=290.0, help="stop by then whatever happened")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the data folder and the gateway log")
+    parser.add_argument("--login-concurrency", type=int, help="MAPAY_LOGIN_CONCURRENCY (default: the shipped one)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures to this JSON file")
     sub = parser.add_subparsers(dest="role")
     sub.add_parser("gateway", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -237,6 +248,8 @@ class Measured:
     peak: TreeSample  # the sample with the largest RSS
     typical: TreeSample  # the sample with the median RSS: polling in steady state
     peak_contexts: float
+    login_peak: TreeSample  # the sample with the largest RSS while the accounts logged in (warm-up)
+    warm_up_seconds: float
     idle: TreeSample | None = None
     idle_contexts: float | None = None
     idle_after: float | None = None
@@ -245,9 +258,22 @@ class Measured:
 async def sample_memory(root: int, world: World, url: str, samples: list[TreeSample], contexts: list[float]) -> None:
     """Sample the tree and the open contexts once a second."""
     while True:
-        samples.append(sample_tree(root))
+        samples.append(await asyncio.to_thread(sample_tree, root))
         contexts.append((await gateway_metrics(world.http, url))["contexts"])
         await asyncio.sleep(1.0)
+
+
+@contextlib.asynccontextmanager
+async def sampling(root: int, world: World, url: str) -> AsyncIterator[tuple[list[TreeSample], list[float]]]:
+    samples: list[TreeSample] = []
+    contexts: list[float] = []
+    sampler = asyncio.create_task(sample_memory(root, world, url, samples, contexts))
+    try:
+        yield samples, contexts
+    finally:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
 
 
 async def run_phases(args: argparse.Namespace, world: World, gateway: subprocess.Popen[bytes], url: str,
@@ -255,9 +281,14 @@ async def run_phases(args: argparse.Namespace, world: World, gateway: subprocess
     deadline = started + args.max_seconds
     accounts = len(world.accounts)
     print(f"warm-up: one order per account ({accounts}), paid at once, every account logs in ...", flush=True)
-    warm = await place_orders(world, accounts)
-    await asyncio.gather(*(pay_after(world, 0, o, fen, a, False) for o, fen, a in warm))
-    missing = await wait_for_notifies(world, [o.out_trade_no for o, _, _ in warm], min(deadline, time.monotonic() + 150))
+    warm_started = time.monotonic()
+    async with sampling(gateway.pid, world, url) as (login_samples, _):
+        warm = await place_orders(world, accounts)
+        await asyncio.gather(*(pay_after(world, 0, o, fen, a, False) for o, fen, a in warm))
+        warm_deadline = max(time.monotonic() + 60, deadline - args.ttl - 60)  # leave the measured phase its time
+        missing = await wait_for_notifies(world, [o.out_trade_no for o, _, _ in warm], warm_deadline)
+    warm_up_seconds = time.monotonic() - warm_started
+    print(f"  warm-up took {warm_up_seconds:.0f} s", flush=True)
     if missing:
         print(f"  warm-up: {missing} notifies still missing; measuring anyway", flush=True)
 
@@ -265,17 +296,13 @@ async def run_phases(args: argparse.Namespace, world: World, gateway: subprocess
     print(f"measured (from {time.strftime('%H:%M:%S')}): {count} orders, each paid at a random moment of its {args.ttl} s lifetime ...", flush=True)
     before, metrics0 = sample_tree(gateway.pid), await gateway_metrics(world.http, url)
     reads0, t0 = await transaction_reads(offices, world.http), time.monotonic()
-    samples: list[TreeSample] = []
-    contexts: list[float] = []
-    sampler = asyncio.create_task(sample_memory(gateway.pid, world, url, samples, contexts))
-    orders = await place_orders(world, count)
-    window = args.ttl * 0.8  # leave the matcher's last read inside the order's lifetime
-    await asyncio.gather(*(pay_after(world, world.rng.uniform(0.5, window), o, fen, a, True)
-                           for o, fen, a in orders))
-    missing = await wait_for_notifies(world, [o.out_trade_no for o, _, _ in orders], min(deadline, time.monotonic() + 30))
-    sampler.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await sampler
+    async with sampling(gateway.pid, world, url) as (samples, contexts):
+        orders = await place_orders(world, count)
+        window = args.ttl * 0.8  # leave the matcher's last read inside the order's lifetime
+        await asyncio.gather(*(pay_after(world, world.rng.uniform(0.5, window), o, fen, a, True)
+                               for o, fen, a in orders))
+        missing = await wait_for_notifies(world, [o.out_trade_no for o, _, _ in orders],
+                                          min(deadline, time.monotonic() + 30))
     after, metrics1 = sample_tree(gateway.pid), await gateway_metrics(world.http, url)
     reads1, seconds = await transaction_reads(offices, world.http), time.monotonic() - t0
     platforms = {o.out_trade_no: a.title for o, _, a in orders}
@@ -289,6 +316,7 @@ async def run_phases(args: argparse.Namespace, world: World, gateway: subprocess
         peak=max(samples or [after], key=lambda t: t.total_rss),
         typical=sorted(samples or [after], key=lambda t: t.total_rss)[len(samples) // 2],
         peak_contexts=max(contexts, default=0.0),
+        login_peak=max(login_samples or [before], key=lambda t: t.total_rss), warm_up_seconds=warm_up_seconds,
     )
 
     print(f"idle: waiting up to {args.idle_seconds + 30:.0f} s for the browser contexts to close ...", flush=True)
@@ -325,7 +353,8 @@ async def bench(args: argparse.Namespace, work: Path) -> int:
         async with merchant_site(shop, timeline) as site_url:
             shop.site_url = site_url
             env = gateway_env(data_dir, secret, port, order_ttl_seconds=args.ttl,
-                              browser_idle_seconds=args.idle_seconds, poll_interval_seconds=args.poll_interval)
+                              browser_idle_seconds=args.idle_seconds, poll_interval_seconds=args.poll_interval,
+                              login_concurrency=args.login_concurrency)
             gateway = start_gateway(work / "gateway.log", env, [sys.executable, __file__, "gateway"])
             try:
                 await wait_until_listening(port, gateway)
@@ -381,7 +410,36 @@ def report(args: argparse.Namespace, r: Measured, timeline: Timeline, otps: int,
               f"browser_idle_seconds {args.idle_seconds:g}); then RSS {r.idle.total_rss / MB:.0f} MB, "
               f"PSS {r.idle.pss / MB:.0f} MB, {r.idle.processes} processes ("
               + ", ".join(f"{k} {v / MB:.0f} MB" for k, v in sorted(r.idle.rss.items())) + ")")
+    print(f"  logins (warm-up)    {r.warm_up_seconds:.0f} s for {accounts} accounts; peak RSS {r.login_peak.total_rss / MB:.0f} MB, "
+          f"PSS {r.login_peak.pss / MB:.0f} MB, {r.login_peak.processes} processes")
     print(f"  SMS codes read      {otps} (盛付通 logins)")
+    figures = figures_of(args, r)
+    scale = (figures["p50_s"] <= SCALE_P50_S and figures["p99_s"] <= SCALE_P99_S and not r.missing
+             and figures["cpu_ms_per_poll"] <= SCALE_CPU_MS_PER_POLL
+             and figures["pss_mb_per_account"] <= SCALE_PSS_MB_PER_ACCOUNT
+             and figures["peak_rss_mb"] <= SCALE_PEAK_RSS_MB and not figures["idle_contexts"])
+    print(f"  scale targets       p50 <= {SCALE_P50_S} s, p99 <= {SCALE_P99_S} s, <= {SCALE_CPU_MS_PER_POLL:g} ms CPU "
+          f"per poll, <= {SCALE_PSS_MB_PER_ACCOUNT:g} MB PSS per account, peak RSS <= {SCALE_PEAK_RSS_MB} MB while "
+          f"logging in, 0 idle contexts: {'met' if scale else 'MISSED'}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        print(f"  figures written to {args.json}")
+
+
+def figures_of(args: argparse.Namespace, r: Measured) -> dict[str, Any]:
+    """The figures the targets are about, as ``--json`` writes them."""
+    p50, p99 = _percentiles(r.latencies)
+    return {
+        "accounts": args.accounts, "orders_per_account": args.orders_per_account,
+        "p50_s": round(p50, 3), "p99_s": round(p99, 3),
+        "cpu_ms_per_poll": round(sum(r.cpu.values()) * 1000 / max(r.polls, 1), 2),
+        "pss_mb_per_account": round(r.typical.pss / MB / args.accounts, 2),
+        "peak_rss_mb": round(r.login_peak.total_rss / MB),
+        "missing": r.missing, "idle_contexts": r.idle_contexts,
+        "polls": r.polls, "warm_up_s": round(r.warm_up_seconds, 1),
+        "load_average": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+        "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def run_gateway() -> int:

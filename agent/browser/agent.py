@@ -20,6 +20,7 @@ from agent.accounts.failures import classify
 from agent.accounts.otp import take_otp
 from agent.accounts.sessions import SessionStore
 from agent.appkeys import DB, SECRETS, SETTINGS
+from agent.browser.logins import LoginGate
 from agent.browser.runtime import BrowserRuntime
 from agent.captcha import CaptchaSolver
 from agent.crypto import SecretBox
@@ -34,7 +35,7 @@ from agent.providers.base import (
     ProviderFactory,
     ProviderTransaction,
 )
-from agent.providers.browser import BrowserProvider
+from agent.providers.browser import BrowserProvider, LoginServices
 from agent.recurring import RecurringTask
 from agent.settings import Settings
 
@@ -59,7 +60,11 @@ class BrokenProfileProvider:
 
 
 class BrowserAgent:
-    """Owns the browser runtime, the captcha models and the per-account providers."""
+    """Owns the browser runtime, the captcha models, the login gate and the per-account providers.
+
+    Providers get :class:`LoginServices` (a context, the solver, one-time codes, the session store, the
+    gate), never the agent itself.
+    """
 
     def __init__(
         self,
@@ -77,8 +82,15 @@ class BrowserAgent:
         self.solver = CaptchaSolver()
         self.sessions = SessionStore(db, box)
         self.storage = db.storage
+        self.logins = LoginGate(settings.login_concurrency)
         self._db = db
         self._box = box
+        self.services = LoginServices(
+            settings=settings,
+            new_context=lambda account_id, state: self.runtime.new_context(account_id, state),
+            solver=self.solver, take_otp=self.take_otp, sessions=self.sessions, gate=self.logins,
+            mark_storage_failed=self.storage.mark_failed,
+        )
         self._providers: dict[int, BrowserProvider] = {}
         idle = settings.browser_idle_seconds
         self._reaper = RecurringTask(self._reap_idle, min(5.0, idle / 4), name="browser-reaper", wait_first=True)
@@ -111,7 +123,7 @@ class BrowserAgent:
             return BrokenProfileProvider(exc)
         if existing is not None:
             self._retire(existing)
-        provider = BrowserProvider(account, profile, self)
+        provider = BrowserProvider(account, profile, self.services)
         self._providers[account.account_id] = provider
         return provider
 

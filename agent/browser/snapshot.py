@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,3 +65,33 @@ async def save_snapshot(
     (folder / "error.json").write_text(redact(text, secrets), encoding="utf-8")
     log.warning("snapshot_saved", account_id=account_id, step=step, error=type(error).__name__, path=str(folder))
     return folder
+
+
+class FailureSnapshots:
+    """The snapshots of one account's failures: at most one per kind of failure a minute (a long outage must
+    not fill the disk with identical snapshots), and a full disk never replaces the failure with its own."""
+
+    SPACING_SECONDS = 60.0
+
+    def __init__(self, root: Path, account_id: int, platform: str, mark_storage_failed: Callable[[BaseException], bool]):
+        self._root = root
+        self._account_id = account_id
+        self._platform = platform
+        self._mark_storage_failed = mark_storage_failed
+        self._last: dict[str, float] = {}
+
+    def due(self, error: BaseException) -> bool:
+        """Whether a snapshot of this kind of failure is due now (if so, it counts as taken)."""
+        kind, now = type(error).__name__, time.monotonic()
+        if now - self._last.get(kind, -self.SPACING_SECONDS) < self.SPACING_SECONDS:
+            return False
+        self._last[kind] = now
+        return True
+
+    async def take(self, step: str, error: BaseException, page: Page | None, secrets: Iterable[str]) -> None:
+        try:
+            await save_snapshot(self._root, self._account_id, step=step, error=error, page=page, secrets=secrets,
+                                extra={"platform": self._platform})
+        except OSError as failure:
+            if not self._mark_storage_failed(failure):
+                log.warning("snapshot_not_saved", account_id=self._account_id, error=str(failure))

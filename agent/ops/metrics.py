@@ -51,6 +51,8 @@ ALERTS = Counter(
     registry=REGISTRY,
 )
 BROWSER_CONTEXTS = Gauge("mapay_browser_contexts", "Browser contexts currently open.", registry=REGISTRY)
+LOGINS_RUNNING = Gauge("mapay_browser_logins_running", "Browser logins running now.", registry=REGISTRY)
+LOGINS_WAITING = Gauge("mapay_browser_logins_waiting", "Browser logins queued for a login slot.", registry=REGISTRY)
 LOOP_LAG = Gauge(
     "mapay_event_loop_lag_seconds", "How late the event loop woke a timer at the last probe.", registry=REGISTRY
 )
@@ -101,6 +103,14 @@ def alert_finished(outcome: str) -> None:
 
 def browser_context_opened() -> None:
     BROWSER_CONTEXTS.inc()
+
+
+def logins_running(count: int) -> None:
+    LOGINS_RUNNING.set(count)
+
+
+def logins_waiting(count: int) -> None:
+    LOGINS_WAITING.set(count)
 
 
 def browser_context_closed() -> None:

@@ -16,9 +16,17 @@ login_failed and needs_human accounts are left alone until a person acts (new cr
 code, 立即重试: ``accounts.probe_requested_at``). Failures are classified once, by
 :func:`agent.accounts.failures.classify`, and written through :class:`agent.accounts.AccountBook`.
 
-Every tick reads each enabled account's state from the database, so a change made anywhere (the CLI, the
-admin console, another process) counts at the next read: a disabled account is no longer read, and a new
-revision (username, password or base URL changed) rebuilds the provider first.
+Every tick, and when jobs end (at most every :data:`VIEW_S`, however many end meanwhile), reads each enabled
+account's state from the database in one query, so a change made anywhere (the CLI, the admin console,
+another process) counts at the next read: a disabled account is no longer read, and a new revision
+(username, password or base URL changed) rebuilds the provider first.
+
+Built for hundreds of accounts: a job is a task only while it runs (one per account at most, never two
+reads of one account at once); an account's reads keep their own phase (each counted from its previous
+start), so accounts that logged in at different moments stay spread over the interval; a slow or failing
+provider only delays its own accounts (the jobs are independent, each bounded by ``poll_timeout_seconds``).
+What a read brings is written only when it holds records the previous read did not, and matched then, when
+the account's live orders changed, or at least every :data:`REMATCH_S`.
 """
 
 from __future__ import annotations
@@ -51,13 +59,16 @@ from agent.settings import Settings
 log = structlog.get_logger(__name__)
 
 TICK_S = 1.0  # new orders, and changes made by other processes, are noticed within this time
+VIEW_S = 0.25  # the accounts' view is read again at most this often (jobs end many times a second at scale)
+REMATCH_S = 15.0  # the matcher runs at least this often for a polled account, new records or not
 STOPPED = frozenset({HealthState.LOGIN_FAILED, HealthState.NEEDS_HUMAN})  # wait for a person
 PROBE_WINDOW = timedelta(minutes=2)  # what a probe reads: enough to prove the back office answers
 
 _ACCOUNTS_SQL = (
-    "SELECT a.id, p.slug, a.health, a.revision, a.probe_requested_at, l.fresh, l.oldest "
+    "SELECT a.id, p.slug, a.health, a.revision, a.probe_requested_at, l.fresh, l.oldest, l.orders, l.newest "
     "FROM accounts a JOIN platforms p ON p.id = a.platform_id LEFT JOIN ("
-    "SELECT account_id, MAX(status = 'pending' AND expires_at >= ?) AS fresh, MIN(created_at) AS oldest "
+    "SELECT account_id, MAX(status = 'pending' AND expires_at >= ?) AS fresh, MIN(created_at) AS oldest, "
+    "COUNT(*) AS orders, MAX(created_at) AS newest "
     "FROM orders WHERE status = 'pending' OR (status = 'expired' AND expires_at >= ?) GROUP BY account_id"
     ") l ON l.account_id = a.id WHERE a.enabled = 1"
 )
@@ -75,6 +86,7 @@ class AccountNow:
     live: bool  # has live orders
     fresh: bool  # at least one order can still be paid
     oldest_created_at: int | None  # the read window starts here (minus the skew)
+    live_orders: tuple[int, int] = (0, 0)  # how many, and the newest's creation: changes when an order comes or goes
 
 
 @dataclass
@@ -88,6 +100,9 @@ class _AccountState:
     failed_probes: int = 0  # consecutive failed probes (no live orders)
     last_start: float = -math.inf
     last_end: float = -math.inf
+    known: frozenset[str] = frozenset()  # trade nos of the previous read, written and matched
+    matched_orders: tuple[int, int] | None = None  # the live orders the matcher last saw
+    matched_at: float = -math.inf
 
     @property
     def min_spacing(self) -> float:
@@ -111,6 +126,9 @@ class PollScheduler:
         self._loop = RecurringTask(self._tick, TICK_S, name="poll-scheduler", on_error=self._tick_failed)
         self._next_sweep = 0.0
         self._skew_ms = settings.match_skew_seconds * 1000
+        self._view: list[AccountNow] = []
+        self._view_at = -math.inf
+        self._look_again = False
 
     def request_poll(self, account_id: int) -> None:
         """Read this account as soon as its spacing allows (the payer pressed "我已支付").
@@ -123,6 +141,7 @@ class PollScheduler:
 
     def wake(self) -> None:
         """Look at the accounts now rather than at the next tick (立即重试 was just written)."""
+        self._look_again = True
         self._loop.wake()
 
     @contextlib.asynccontextmanager
@@ -163,7 +182,10 @@ class PollScheduler:
     async def _start_due_jobs(self, factory: ProviderFactory, now: float) -> float:
         """Start a job for every account that is due; returns seconds until the next one is."""
         wait = TICK_S
-        for account in await self._enabled_accounts():
+        if self._look_again or now - self._view_at >= VIEW_S:
+            self._look_again = False
+            self._view, self._view_at = await self._enabled_accounts(), now
+        for account in self._view:
             state = self._state(account.account_id)
             if state.task is not None:
                 continue
@@ -208,7 +230,8 @@ class PollScheduler:
         now = now_ms()
         rows = await self._db.fetchall(_ACCOUNTS_SQL, (now, now - self._settings.late_payment_grace_seconds * 1000))
         return [
-            AccountNow(row[0], row[1], HealthState(row[2]), row[3], row[4], row[6] is not None, bool(row[5]), row[6])
+            AccountNow(row[0], row[1], HealthState(row[2]), row[3], row[4], row[6] is not None, bool(row[5]), row[6],
+                       (row[7] or 0, row[8] or 0))
             for row in rows
         ]
 
@@ -245,13 +268,22 @@ class PollScheduler:
         state.failures = state.failed_probes = 0
         if account.health is not HealthState.OK:
             await self._book.record_ok(account_id)
+            self._look_again = True  # its health changed: the next decisions need the new view
             log.info("account_recovered", account_id=account_id, was=account.health.value)
-        await record_transactions(self._db, account_id, transactions)
+        new = [tx for tx in transactions if tx.trade_no not in state.known]
+        loop = asyncio.get_running_loop()
+        if not new and state.matched_orders == account.live_orders and loop.time() - state.matched_at < REMATCH_S:
+            state.known = frozenset(tx.trade_no for tx in transactions)
+            return  # nothing the previous read did not bring, for the same orders: nothing to write or match
+        await record_transactions(self._db, account_id, new)
         confirmed = await match_account(
             self._db, account_id, skew_ms=self._skew_ms,
             grace_ms=self._settings.late_payment_grace_seconds * 1000,
         )
-        log.debug("polled", account_id=account_id, transactions=len(transactions), confirmed=len(confirmed))
+        state.known = frozenset(tx.trade_no for tx in transactions)
+        state.matched_orders, state.matched_at = account.live_orders, loop.time()
+        log.debug("polled", account_id=account_id, transactions=len(transactions), new=len(new),
+                  confirmed=len(confirmed))
         if confirmed:
             self._on_confirmed()
 
@@ -264,6 +296,9 @@ class PollScheduler:
             state.provider = factory(await self._book.credentials(account.account_id))
             state.revision, state.logged_in = account.revision, False
         provider = state.provider
+        note = getattr(provider, "note_waiting_since", None)
+        if note is not None:  # a browser login queues behind accounts whose orders have waited longer
+            note(account.oldest_created_at)
         if not state.logged_in:
             await provider.login()
             state.logged_in = True
@@ -286,6 +321,7 @@ class PollScheduler:
             if not account.live:
                 state.failed_probes += 1
         await self._book.record_failure(account.account_id, failure)
+        self._look_again = True  # its health may have changed: the next decisions need the new view
         # A classified failure is an expected state (waiting for an SMS code, a 502): one line, no traceback.
         log.warning("poll_failed", account_id=account.account_id, error=type(exc).__name__, detail=str(exc),
                     failure=failure.kind.value, failures=state.failures, probe=not account.live,

@@ -239,6 +239,11 @@ class Profile(Strict):
     min_poll_interval_seconds: float = Field(default=2.0, ge=0)
     """Never read this provider more often than this, whatever the scheduler wants."""
     hooks: Hooks | None = None
+    transport: Literal["http", "browser"] = "http"
+    """How transactions are read after the login. ``http`` (default): the session (cookies, captured values,
+    the browser's User-Agent) is exported and reads go through a plain HTTP client, no browser context held.
+    ``browser``: for a provider whose API works only from inside its page (request signatures computed by
+    its JavaScript): reads stay in the account's browser context."""
     login: Login
     session: Session = Session()
     transactions: Transactions

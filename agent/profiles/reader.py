@@ -8,11 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from playwright.async_api import BrowserContext
-from playwright.async_api import Error as PlaywrightError
-
 from agent.profiles.html_table import Element, parse_html, parse_selector
-from agent.profiles.http import absolute_url, call, classify_playwright, glob_match
+from agent.profiles.http import Transport, absolute_url, call, glob_match
 from agent.profiles.model import ApiSource, Profile, TableSource
 from agent.profiles.records import normalize
 from agent.profiles.template import dig, render
@@ -21,9 +18,10 @@ from agent.providers.base import LayoutChanged, ProviderTransaction, SessionExpi
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """What a read needs: the logged-in context, its session values and where the provider lives."""
+    """What a read needs: the session's transport (plain HTTP or the browser context), its values and where
+    the provider lives."""
 
-    context: BrowserContext
+    transport: Transport
     profile: Profile
     values: Mapping[str, str]
     base_url: str
@@ -42,7 +40,7 @@ async def _api_pages(reading: Reading, source: ApiSource, window: dict[str, Any]
         values = {**reading.values, **window, "page": page, "page_size": source.page_size,
                   "offset": index * source.page_size}
         data = await call(
-            reading.context.request, source.request, values, base_url=reading.base_url, zone=profile.zone,
+            reading.transport, source.request, values, base_url=reading.base_url, zone=profile.zone,
             expired=profile.session.expired, step="transactions.api", timeout_seconds=reading.timeout_seconds,
         )
         if source.ok is not None and not source.ok.matches(data):
@@ -60,7 +58,7 @@ async def _api_pages(reading: Reading, source: ApiSource, window: dict[str, Any]
 
 
 async def _table_pages(reading: Reading, source: TableSource, window: dict[str, Any]) -> AsyncIterator[list[Any]]:
-    """The table's pages fetched through ``context.request`` (the session's cookies) and read in Python.
+    """The table's pages fetched with the session's cookies and read in Python.
 
     A page per read would cost a renderer process, a navigation and a DOM evaluation each time; the
     table is server-rendered, so its HTML already holds everything the page would show.
@@ -87,19 +85,13 @@ async def _table_pages(reading: Reading, source: TableSource, window: dict[str, 
 async def _table_document(reading: Reading, url: str) -> Element:
     """GET a table page as a navigation would (redirects followed); SessionExpired when sent to log in."""
     expired = reading.profile.session.expired
-    try:
-        response = await reading.context.request.get(
-            url, headers={"Accept": "text/html,application/xhtml+xml"}, fail_on_status_code=False,
-            timeout=reading.timeout_seconds * 1000,
-        )
-        body = await response.body()
-    except PlaywrightError as exc:
-        raise classify_playwright(exc, "transactions.table") from exc
-    if response.status in expired.status or (expired.url and glob_match(expired.url, response.url)):
-        raise SessionExpired(f"transactions.table: HTTP {response.status}, sent to {response.url}")
-    if response.status == 429 or response.status >= 500:
-        raise TransientError(f"transactions.table: HTTP {response.status}")
-    return parse_html(body, response.headers.get("content-type", ""))
+    answer = await reading.transport.fetch("GET", url, headers={"Accept": "text/html,application/xhtml+xml"},
+                                           timeout_seconds=reading.timeout_seconds, step="transactions.table")
+    if answer.status in expired.status or (expired.url and glob_match(expired.url, answer.url)):
+        raise SessionExpired(f"transactions.table: HTTP {answer.status}, sent to {answer.url}")
+    if answer.status == 429 or answer.status >= 500:
+        raise TransientError(f"transactions.table: HTTP {answer.status}")
+    return parse_html(answer.body, answer.content_type)
 
 
 async def read_transactions(reading: Reading, since: datetime, until: datetime) -> list[ProviderTransaction]:

@@ -1,8 +1,11 @@
-"""The Provider of one account, backed by a browser context that runs the platform's profile.
+"""The Provider of one account: a browser to log in, plain HTTP to read.
 
-One job at a time per account (a lock). The context is opened only when there is work, restored from
-the encrypted saved session, recycled after ``browser_recycle_jobs`` jobs or ``browser_recycle_minutes``,
-and closed when idle. A job interrupted by a dead browser is retried once on a relaunched one.
+A login runs the profile's steps in a fresh context under the gateway's login gate; its result (cookies,
+captured values, the User-Agent) becomes the account's saved :class:`ProviderSession` and the browser side
+closes. Reads go through one :class:`HttpTransport` per account, or, for ``transport: browser`` profiles,
+through a kept context (recycled, closed when idle). A read answered with "log in again" expires the session.
+One job at a time per account; a job hit by a dead browser is retried once. The gateway reaches in only
+through :class:`LoginServices`.
 """
 
 from __future__ import annotations
@@ -12,22 +15,27 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
 from agent.accounts.failures import classify
-from agent.browser.snapshot import save_snapshot
-from agent.db import now_ms
+from agent.accounts.sessions import ProviderSession, SessionState
+from agent.browser.snapshot import FailureSnapshots
 from agent.ops import metrics
 from agent.profiles.hooks import load_hooks
-from agent.profiles.http import BrowserGone, call, classify_playwright
+from agent.profiles.http import (
+    BrowserGone,
+    BrowserTransport,
+    HttpTransport,
+    Transport,
+    classify_playwright,
+)
 from agent.profiles.login import LoginDriver, evaluate_settled
 from agent.profiles.model import Profile
 from agent.profiles.reader import Reading, read_transactions
-from agent.profiles.template import dig
 from agent.providers.base import (
     AccountCredentials,
     AuthFailed,
@@ -41,40 +49,37 @@ from agent.providers.base import (
     SessionExpired,
     TransientError,
 )
-
-if TYPE_CHECKING:
-    from agent.browser.agent import BrowserAgent
+from agent.providers.refresh import refresh_if_due, session_expiry
+from agent.providers.services import LoginServices
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
-
-PROBE_WINDOW = timedelta(minutes=1)
-_LOCAL_STORAGE_JS = """() => ({origin: location.origin,
-  localStorage: Object.keys(localStorage).map(name => ({name, value: localStorage.getItem(name)}))})"""
-SNAPSHOT_SPACING_SECONDS = 60.0  # a long outage must not fill the disk with identical snapshots
+RESTORE_CHECK_WINDOW = timedelta(minutes=1)  # a restored session is proven by reading this much
+_PAGE_STATE_JS = """() => ({userAgent: navigator.userAgent, origin: {origin: location.origin,
+  localStorage: Object.keys(localStorage).map(name => ({name, value: localStorage.getItem(name)}))}})"""
 
 
 class BrowserProvider:
     """Logs into one provider account through its profile and reads its payments."""
 
-    def __init__(self, account: AccountCredentials, profile: Profile, agent: BrowserAgent) -> None:
+    def __init__(self, account: AccountCredentials, profile: Profile, services: LoginServices) -> None:
         self.account = account
         self.profile = profile
-        self._agent = agent
+        self._services = services
         self._lock = asyncio.Lock()
-        self._context: BrowserContext | None = None
-        self._values: dict[str, str] = {}
-        self._origins: list[dict[str, Any]] = []  # localStorage per origin, in storage_state's shape
-        self._logged_in = False
+        self.session = ProviderSession()
+        self._context: BrowserContext | None = None  # only while a login needs it, or for browser reads
         self._driver: LoginDriver | None = None  # a login parked at its one-time-code step
-        self._auth_failure: str | None = None
+        self._http: HttpTransport | None = None
         self._health = Health(HealthState.OK)
         self._jobs = 0
         self._opened_at = 0.0
         self._last_read = 0.0
-        self._last_snapshot: dict[str, float] = {}
+        self._snapshots = FailureSnapshots(services.settings.data_dir, account.account_id, profile.slug,
+                                           services.mark_storage_failed)
         self.last_used = time.monotonic()
-        self.logins = 0  # fresh logins done by this provider (a restored session is not one)
+        self.logins = 0  # browser logins done by this provider (a restored session is not one)
+        self.waiting_since: int | None = None  # the oldest live order (ms): this account's place in the login queue
 
     @property
     def base_url(self) -> str:
@@ -87,14 +92,22 @@ class BrowserProvider:
 
     @property
     def auth_failed(self) -> bool:
-        return self._auth_failure is not None
+        return self.session.state is SessionState.REFUSED
 
     @property
     def has_context(self) -> bool:
         return self._context is not None
 
+    @property
+    def reads_in_browser(self) -> bool:
+        return self.profile.transport == "browser"
+
     def health(self) -> Health:
         return self._health
+
+    def note_waiting_since(self, created_at_ms: int | None) -> None:
+        """The scheduler tells how long this account's oldest live order has waited (login queue order)."""
+        self.waiting_since = created_at_ms
 
     # -- the Provider interface ------------------------------------------------------------------------
     async def login(self) -> None:
@@ -107,48 +120,62 @@ class BrowserProvider:
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def close(self, *, save: bool = True) -> None:
-        """Save the session (when logged in and ``save``) and close the context; a parked OTP login is dropped."""
+        """Save the session's latest cookies (when ``save``) and close the context and the HTTP client; a
+        parked OTP login is dropped."""
         async with self._lock:
+            self._driver = None
             await self._close_context(save=save)
+            await self._close_http(save=save)
 
     async def close_if_idle(self, idle_seconds: float) -> bool:
-        """Close the context when it has had no job for ``idle_seconds`` (never a login waiting for a code)."""
-        if self._context is None or self._driver is not None or self._lock.locked():
+        """Close the context and the HTTP client after ``idle_seconds`` without a job (never a login waiting for
+        a code); True when a browser context was closed."""
+        if (self._context is None and self._http is None) or self._driver is not None or self._lock.locked():
             return False
         if time.monotonic() - self.last_used < idle_seconds:
             return False
         async with self._lock:
+            had_context = self._context is not None
             await self._close_context(save=True)
-        log.info("browser_context_idle_closed", account_id=self.account.account_id)
-        return True
+            await self._close_http(save=True)
+        if had_context:
+            log.info("browser_context_idle_closed", account_id=self.account.account_id)
+        return had_context
 
     async def _open(self, storage_state: dict[str, Any] | None) -> BrowserContext:
-        self._context = await self._agent.runtime.new_context(self.account.account_id, storage_state)
+        self._context = await self._services.new_context(self.account.account_id, storage_state)
         self._opened_at = time.monotonic()
         self._jobs = 0
         return self._context
 
     async def _close_context(self, *, save: bool) -> None:
+        """Close the browser context; a logged-in reading context gives its latest cookies to the session first."""
         context, self._context = self._context, None
         self._driver = None
         if context is None:
             return
         try:
-            if save and self._logged_in:
-                await self._save(context)
+            if save and self.session.usable and self.reads_in_browser:
+                self.session.cookies = [dict(c) for c in await context.cookies()]
+                await self._save()
             await context.close()
         except PlaywrightError:
             pass  # the browser already went away: nothing to save or close
-        self._logged_in = False
 
-    async def _save(self, context: BrowserContext) -> None:
-        # Cookies from the context; localStorage as read from the login page (Playwright's storage_state()
-        # opens a page per origin to read it, which costs most of a second per save).
-        state = {"cookies": await context.cookies(), "origins": self._origins}
-        await self._agent.sessions.save(self.account.account_id, state, self._values)
+    async def _close_http(self, *, save: bool) -> None:
+        http, self._http = self._http, None
+        if http is None:
+            return
+        if save and self.session.usable and http.cookies_changed:
+            self.session.cookies = http.cookies()
+            await self._save()
+        await http.close()
+
+    async def _save(self) -> None:
+        await self._services.sessions.save(self.account.account_id, self.session)
 
     async def _maybe_recycle(self) -> None:
-        settings = self._agent.settings
+        settings = self._services.settings
         age_minutes = (time.monotonic() - self._opened_at) / 60
         if self._context is not None and self._driver is None and (
             self._jobs >= settings.browser_recycle_jobs or age_minutes >= settings.browser_recycle_minutes
@@ -180,17 +207,15 @@ class BrowserProvider:
         raise AssertionError("unreachable")
 
     async def _failed(self, job: str, exc: ProviderError) -> None:
-        """Record the failure in health, the saved session and a snapshot, as its kind requires.
+        """Record the failure in health, the session and a snapshot, as its kind requires.
 
         The health is what :func:`agent.accounts.classify` says (the scheduler writes the same to the
-        account); this method only adds what the browser side owns: the session and the snapshot.
+        account); this method only adds what the provider owns: the session and the snapshot.
         """
         account_id = self.account.account_id
         driver = self._driver
         if isinstance(exc, SessionExpired):  # the job's caller logs in again; health is not touched yet
-            self._logged_in = False
-            self._values = {}
-            await self._agent.sessions.clear(account_id)
+            await self._session_ended(exc)
             log.info("provider_session_expired", account_id=account_id, detail=str(exc))
             return
         failure = classify(exc)
@@ -198,8 +223,9 @@ class BrowserProvider:
         if isinstance(exc, NeedsHuman) and not isinstance(exc, HumanCheck):
             log.warning("provider_needs_human", account_id=account_id, detail=str(exc))
             return  # the login stays parked at its one-time-code step
-        if isinstance(exc, AuthFailed):
-            self._auth_failure = self._auth_failure or str(exc)
+        if isinstance(exc, AuthFailed) and not self.auth_failed:
+            self.session.refuse(str(exc))
+            await self._services.sessions.clear(account_id)
         step = exc.step if isinstance(exc, LayoutChanged) else (driver.current_step if driver else job)
         log.warning("provider_failed", account_id=account_id, step=step, error=type(exc).__name__, detail=str(exc))
         await self._snapshot(step, exc)
@@ -207,12 +233,17 @@ class BrowserProvider:
             self._driver = None
             await self._close_context(save=False)
 
+    async def _session_ended(self, exc: SessionExpired) -> None:
+        self.session.expire(str(exc))
+        await self._services.sessions.clear(self.account.account_id)
+        await self._close_http(save=False)
+        if self._driver is None:
+            await self._close_context(save=False)
+
     async def _snapshot(self, step: str, exc: ProviderError) -> None:
-        kind = type(exc).__name__
-        if time.monotonic() - self._last_snapshot.get(kind, -SNAPSHOT_SPACING_SECONDS) < SNAPSHOT_SPACING_SECONDS:
+        if not self._snapshots.due(exc):
             return
-        self._last_snapshot[kind] = time.monotonic()
-        secrets = [self.account.password, *self._values.values()]
+        secrets = [self.account.password, *self.session.values.values(), *(c["value"] for c in self.session.cookies)]
         page = None
         if self._driver is not None:
             secrets += self._driver.secrets
@@ -220,59 +251,55 @@ class BrowserProvider:
         if self._context is not None:
             with contextlib.suppress(PlaywrightError):
                 secrets += [c["value"] for c in await self._context.cookies()]
-        try:
-            await save_snapshot(self._agent.settings.data_dir, self.account.account_id, step=step, error=exc,
-                                page=page, secrets=secrets, extra={"platform": self.profile.slug})
-        except OSError as error:  # a full disk must not replace the provider's failure with its own
-            if not self._agent.storage.mark_failed(error):
-                log.warning("snapshot_not_saved", account_id=self.account.account_id, error=str(error))
+        await self._snapshots.take(step, exc, page, secrets)
 
     # -- login -----------------------------------------------------------------------------------------
+    def _refusal(self) -> AuthFailed:
+        return AuthFailed(f"{self.session.reason} (not retried until the credentials change)")
+
     async def _login(self) -> None:
-        if self._auth_failure is not None:
-            raise AuthFailed(f"{self._auth_failure} (not retried until the credentials change)")
+        if self.auth_failed:
+            raise self._refusal()
         if self._driver is not None:
-            await self._run_driver(self._driver)
-        elif not (self._logged_in and self._context is not None) and not await self._restore():
-            await self._fresh_login()
+            await self._resume_login(self._driver)
+        elif not self.session.usable and not await self._restore():
+            await self._browser_login()
 
     async def _restore(self) -> bool:
-        """Reuse the saved session if the provider still honours it (checked with a one-minute read)."""
-        saved = await self._agent.sessions.load(self.account.account_id)
+        """Reuse the saved session if the provider still honours it (checked with a one-minute read, no browser)."""
+        saved = await self._services.sessions.load(self.account.account_id)
         if saved is None:
             return False
-        await self._close_context(save=False)
-        await self._open(saved.storage_state)
-        self._values = dict(saved.values)
-        self._origins = list(saved.storage_state.get("origins", []))
+        self.session = saved
         now = datetime.now(UTC)
         try:
-            await self._fetch(now - PROBE_WINDOW, now, spaced=False, restoring=True)
-        except SessionExpired:
-            await self._agent.sessions.clear(self.account.account_id)
-            await self._close_context(save=False)
+            await self._fetch(now - RESTORE_CHECK_WINDOW, now, spaced=False)
+        except SessionExpired as exc:
+            await self._session_ended(exc)
             return False
-        self._logged_in = True
         log.info("provider_session_restored", account_id=self.account.account_id)
         return True
 
-    async def _fresh_login(self) -> None:
-        await self._close_context(save=False)
-        context = await self._open(None)
-        self._driver = self._driver_for(await context.new_page())
-        await self._run_driver(self._driver)
+    async def _browser_login(self) -> None:
+        """A fresh login in a fresh context, once the login gate lets it run."""
+        async with self._services.gate.slot(self.waiting_since):
+            await self._run_driver(await self._fresh_driver())
+
+    async def _resume_login(self, driver: LoginDriver) -> None:
+        """Go on with a login parked at its one-time-code step (its page holds the SMS's login)."""
+        if driver.page.is_closed():
+            self._driver = None
+            await self._browser_login()
+            return
+        async with self._services.gate.slot(self.waiting_since):
+            await self._run_driver(driver)
 
     # -- 人工接管 ------------------------------------------------------------------------------------------
     async def take_over(self, show: Callable[[Page], Awaitable[None]], timeout_seconds: float) -> None:
-        """Log in with a person at the page (人工接管): a fresh context of this account, its login page handed to
-        ``show`` (the live view) and the steps automation can still do done first (see LoginDriver.hand_over).
-
-        Ends like any login: the session saved, the provider logged in and healthy; a failure is recorded and
-        raised like any job's. Holds the account's lock throughout, so no poll runs meanwhile. A refused login
-        is forgotten first: a person at the page decides what to try.
-        """
+        """Log in with a person at the page (人工接管): the login page of a fresh context is handed to ``show`` (the
+        live view) after the steps automation can still do; it ends like any login. Holds the account's lock,
+        skips the login gate (a person waits) and forgets an earlier refusal (the person decides what to try)."""
         async with self._lock:
-            self._auth_failure = None
             self.last_used = time.monotonic()
             try:
                 await self._job("takeover", lambda: self._login_with_person(show, timeout_seconds))
@@ -282,10 +309,8 @@ class BrowserProvider:
                 raise
 
     async def _login_with_person(self, show: Callable[[Page], Awaitable[None]], timeout_seconds: float) -> None:
-        await self._close_context(save=False)
-        self._logged_in = False
-        context = await self._open(None)
-        driver = self._driver = self._driver_for(await context.new_page())
+        self.session.reset()
+        driver = await self._fresh_driver()
         await show(driver.page)
         try:
             values = await driver.hand_over(timeout_seconds)
@@ -293,21 +318,26 @@ class BrowserProvider:
             raise classify_playwright(exc, driver.current_step) from exc
         await self._logged_in_by(driver, values)
 
+    async def _fresh_driver(self) -> LoginDriver:
+        """A login driver on the login page of a fresh context (nothing of an earlier session kept)."""
+        await self._close_context(save=False)
+        await self._close_http(save=False)
+        context = await self._open(None)
+        self._driver = self._driver_for(await context.new_page())
+        return self._driver
+
     def _driver_for(self, page: Page) -> LoginDriver:
+        services, account_id = self._services, self.account.account_id
         return LoginDriver(
             self.profile, page, base_url=self.base_url, username=self.account.username,
-            password=self.account.password, solver=self._agent.solver,
-            otp_source=lambda sent_after: self._agent.take_otp(self.account.account_id, sent_after),
-            on_captcha=lambda kind, ok: self._agent.solver.stats.record(
-                self.account.account_id, self.profile.slug, kind, ok),  # type: ignore[arg-type]
+            password=self.account.password, solver=services.solver,
+            otp_source=lambda sent_after: services.take_otp(account_id, sent_after),
+            on_captcha=lambda kind, ok: services.solver.stats.record(
+                account_id, self.profile.slug, kind, ok),  # type: ignore[arg-type]
             hooks=load_hooks(self.profile),
         )
 
     async def _run_driver(self, driver: LoginDriver) -> None:
-        if driver.page.is_closed():
-            self._driver = None
-            await self._fresh_login()
-            return
         try:
             values = await driver.run()
         except ProviderError as exc:
@@ -317,63 +347,54 @@ class BrowserProvider:
         await self._logged_in_by(driver, values)
 
     async def _logged_in_by(self, driver: LoginDriver, values: dict[str, str]) -> None:
-        """A login ended well (by the driver or a person): keep its values and save the session."""
+        """A login ended well (by the driver or a person): export the session, save it, close the browser side."""
         metrics.login_attempted(self.profile.slug, ok=True)
-        self._values = values
         self._driver = None
-        self._logged_in = True
         self.logins += 1
-        self._origins = [await evaluate_settled(driver.page, _LOCAL_STORAGE_JS)]
+        page_state = await evaluate_settled(driver.page, _PAGE_STATE_JS)
+        context = driver.page.context
+        self.session.logged_in([dict(c) for c in await context.cookies()], [page_state["origin"]], values,
+                               page_state["userAgent"], session_expiry(self.profile, values))
         await driver.page.close()
-        assert self._context is not None
-        await self._save(self._context)
+        await self._save()
+        if not self.reads_in_browser:  # reads need no browser: the context goes as soon as the login ends
+            await self._close_context(save=False)
         log.info("provider_logged_in", account_id=self.account.account_id, platform=self.profile.slug)
 
     # -- reading ---------------------------------------------------------------------------------------
-    async def _fetch(
-        self, since: datetime, until: datetime, *, spaced: bool, restoring: bool = False
-    ) -> list[ProviderTransaction]:
-        if self._auth_failure is not None:
-            raise AuthFailed(f"{self._auth_failure} (not retried until the credentials change)")
+    async def _fetch(self, since: datetime, until: datetime, *, spaced: bool) -> list[ProviderTransaction]:
+        if self.auth_failed:
+            raise self._refusal()
         if self._driver is not None:
             raise NeedsHuman("login waits for a one-time code")
-        if self._context is None or not (self._logged_in or restoring):
-            saved = await self._agent.sessions.load(self.account.account_id)
+        if not self.session.usable:
+            saved = await self._services.sessions.load(self.account.account_id)
             if saved is None:
                 raise SessionExpired("no session: log in first")
-            await self._close_context(save=False)
-            await self._open(saved.storage_state)
-            self._values = dict(saved.values)
-            self._origins = list(saved.storage_state.get("origins", []))
-            self._logged_in = True
-        assert self._context is not None
-        await self._refresh_if_due(self._context)
+            self.session = saved
+        transport = await self._transport()
+        await self._refresh_if_due(transport)
         if spaced:
             await asyncio.sleep(max(0.0, self._last_read + self.min_poll_interval - time.monotonic()))
             self._last_read = time.monotonic()
-        reading = Reading(self._context, self.profile, self._values, self.base_url,
-                          self._agent.settings.browser_timeout_seconds)
-        return await read_transactions(reading, since, until)
+        reading = Reading(transport, self.profile, self.session.values, self.base_url,
+                          self._services.settings.browser_timeout_seconds)
+        found = await read_transactions(reading, since, until)
+        if self._http is not None and self._http.cookies_changed:  # the provider renewed a cookie: keep it
+            self.session.cookies = self._http.cookies()
+            await self._save()
+        return found
 
-    async def _refresh_if_due(self, context: BrowserContext) -> None:
-        session = self.profile.session
-        refresh, name = session.refresh, session.expires_at
-        if refresh is None or name is None or name not in self._values:
-            return
-        try:
-            expires_ms = int(float(self._values[name]))
-        except ValueError:
-            raise LayoutChanged(f"session.captures.{name}", "expiry is not epoch ms") from None
-        if now_ms() < expires_ms - refresh.before_expiry_seconds * 1000:
-            return
-        data = await call(context.request, refresh.request, self._values, base_url=self.base_url,
-                          zone=self.profile.zone, expired=session.expired, step="session.refresh",
-                          timeout_seconds=self._agent.settings.browser_timeout_seconds)
-        if not refresh.ok.matches(data):
-            raise SessionExpired("session.refresh: the provider refused to renew the token")
-        try:
-            self._values.update({key: str(dig(data, path)) for key, path in refresh.captures.items()})
-        except KeyError as exc:
-            raise LayoutChanged("session.refresh.captures", f"no {exc.args[0]!r} in the answer") from None
-        await self._save(context)
-        log.info("provider_token_refreshed", account_id=self.account.account_id)
+    async def _transport(self) -> Transport:
+        if self.reads_in_browser:
+            context = self._context or await self._open(self.session.storage_state)
+            return BrowserTransport(context.request)
+        if self._http is None:
+            self._http = HttpTransport(self.session.cookies, self.session.user_agent)
+        return self._http
+
+    async def _refresh_if_due(self, transport: Transport) -> None:
+        timeout = self._services.settings.browser_timeout_seconds
+        if await refresh_if_due(self.session, self.profile, transport, self.base_url, timeout):
+            await self._save()
+            log.info("provider_token_refreshed", account_id=self.account.account_id)

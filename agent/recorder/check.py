@@ -20,6 +20,7 @@ from agent.crypto import SecretBox
 from agent.db import Database
 from agent.profiles import Profile, ProfileError, load_profile, profile_file
 from agent.profiles.hooks import load_hooks
+from agent.profiles.http import BrowserTransport
 from agent.profiles.login import LoginDriver
 from agent.profiles.reader import Reading, read_transactions
 from agent.providers.base import LayoutChanged, ProviderError, ProviderTransaction
@@ -127,7 +128,7 @@ async def check_profile(
             details["session.captures"] = ", ".join(f"{k} ({len(v)} chars)" for k, v in values.items()) or \
                 "cookies only"
             now = datetime.now(UTC)
-            reading = Reading(context, profile, values, report.base_url, settings.browser_timeout_seconds)
+            reading = Reading(BrowserTransport(context.request), profile, values, report.base_url, settings.browser_timeout_seconds)
             report.transactions = await read_transactions(reading, now - window, now)
             details["transactions"] = f"{len(report.transactions)} payments in the last {window}"
             _outcome(report, labels, None, details)

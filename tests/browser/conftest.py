@@ -84,13 +84,16 @@ class Harness:
 
 
 def quick_profiles(folder: Path, element_timeout_seconds: float | None = None,
-                   captcha_attempts: int | None = None) -> Path:
+                   captcha_attempts: int | None = None, transport: str | None = None) -> Path:
     """Copies of the shipped profiles without the poll spacing (tests read back to back) and, for fault
-    tests, giving up on a missing element or a refused captcha sooner."""
+    tests, giving up on a missing element or a refused captcha sooner; ``transport: browser`` keeps the reads
+    in the account's browser context (the runtime's tests: crashes, recycling, idle contexts)."""
     folder.mkdir(parents=True, exist_ok=True)
     for source in SHIPPED_PROFILES_DIR.glob("*.yaml"):
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
         data["min_poll_interval_seconds"] = 0
+        if transport is not None:
+            data["transport"] = transport
         if element_timeout_seconds is not None:
             data["login"]["element_timeout_seconds"] = element_timeout_seconds
         for step in data["login"]["steps"] if captcha_attempts is not None else ():

@@ -23,7 +23,7 @@ from agent.browser.launch import find_chromium
 from agent.browser.runtime import BrowserRuntime
 from agent.providers.browser import BrowserProvider
 from fixtures.server import serve_fixture
-from tests.browser.conftest import agent_settings, harness_for
+from tests.browser.conftest import agent_settings, harness_for, quick_profiles
 from tests.browser.test_runtime import free_port, read, start_remote_chromium, stop
 
 pytestmark = pytest.mark.browser
@@ -145,8 +145,9 @@ async def test_accounts_are_spread_over_a_ws_and_a_cdp_endpoint(tmp_path: Path) 
 
 
 async def test_a_run_server_killed_under_a_job_is_reconnected_and_the_job_retried(tmp_path: Path) -> None:
+    profiles = quick_profiles(tmp_path / "profiles", transport="browser")  # the read runs in the remote browser
     async with run_server() as server, \
-            harness_for("shouqianba", tmp_path, None, browser_timeout_seconds=10,
+            harness_for("shouqianba", tmp_path, None, browser_timeout_seconds=10, profiles_dir=profiles,
                         **ws_settings([server.endpoint])) as harness, \
             harness.agent() as agent:
         provider = await harness.provider(agent)

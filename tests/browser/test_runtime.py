@@ -16,7 +16,7 @@ from agent.browser.launch import LAUNCH_ARGS, find_chromium
 from agent.browser.runtime import BrowserRuntime
 from agent.providers.base import ProviderTransaction
 from agent.providers.browser import BrowserProvider
-from tests.browser.conftest import Harness, harness_for
+from tests.browser.conftest import Harness, harness_for, quick_profiles
 from tests.support.net import free_port
 
 pytestmark = pytest.mark.browser
@@ -28,8 +28,10 @@ async def read(provider: BrowserProvider) -> list[ProviderTransaction]:
 
 
 @asynccontextmanager
-async def shouqianba(tmp_path: Path, runtime: BrowserRuntime, **settings: object) -> AsyncIterator[Harness]:
-    async with harness_for("shouqianba", tmp_path, runtime, **settings) as harness:
+async def shouqianba(tmp_path: Path, runtime: BrowserRuntime | None, **settings: object) -> AsyncIterator[Harness]:
+    """收钱吧 read through the browser (``transport: browser``): what these tests watch is the reading context."""
+    profiles = quick_profiles(tmp_path / "profiles", transport="browser")
+    async with harness_for("shouqianba", tmp_path, runtime, profiles_dir=profiles, **settings) as harness:
         yield harness
 
 
@@ -105,7 +107,7 @@ async def test_a_remote_cdp_browser_is_used_and_a_lost_endpoint_reconnected(tmp_
     port = free_port()
     remote = await start_remote_chromium(port, tmp_path / "remote1")
     try:
-        async with harness_for("shouqianba", tmp_path, None, browser_endpoints=[f"http://127.0.0.1:{port}"]) as harness, \
+        async with shouqianba(tmp_path, None, browser_endpoints=[f"http://127.0.0.1:{port}"]) as harness, \
                 harness.agent() as agent:  # owns its runtime: connects to the endpoint, launches nothing
             provider = await harness.provider(agent)
             assert isinstance(provider, BrowserProvider)

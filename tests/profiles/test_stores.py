@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 
 from agent.accounts import AccountBook, classify
 from agent.accounts.otp import deliver_otp, take_otp
-from agent.accounts.sessions import SessionStore
+from agent.accounts.sessions import ProviderSession, SessionState, SessionStore
 from agent.crypto import SecretBox
 from agent.db import Database, now_ms
 from agent.platforms import sync_platforms
@@ -33,14 +33,28 @@ async def test_session_state_round_trips_encrypted(db: Database, box: SecretBox)
     account = await AccountBook(db, box).add_account("hkrt", "a", "u", "p")
     store = SessionStore(db, box)
     assert await store.load(account.id) is None
-    state = {"cookies": [{"name": "HKRT_SESSION", "value": "cookie-secret-value"}], "origins": []}
-    await store.save(account.id, state, {"token": "token-secret-value"})
+    session = ProviderSession()
+    session.logged_in([{"name": "HKRT_SESSION", "value": "cookie-secret-value"}], [], {"token": "token-secret-value"},
+                      "Mozilla/5.0 HeadlessChrome", expires_at=1_900_000_000_000)
+    await store.save(account.id, session)
     raw = await db.fetchval("SELECT session_enc FROM accounts WHERE id = ?", (account.id,))
     assert "secret-value" not in raw
     saved = await store.load(account.id)
-    assert saved is not None and saved.storage_state == state and saved.values == {"token": "token-secret-value"}
-    await store.clear(account.id)
+    assert saved == session and saved.state is SessionState.LOGGED_IN
+    assert saved.storage_state == {"cookies": session.cookies, "origins": []}
+    session.expire("the provider said so")
+    await store.save(account.id, session)  # only a logged-in session is kept
     assert await store.load(account.id) is None
+
+
+async def test_a_session_saved_before_the_session_object_still_loads(db: Database, box: SecretBox) -> None:
+    account = await AccountBook(db, box).add_account("hkrt", "a", "u", "p")
+    old = '{"storage_state": {"cookies": [{"name": "C", "value": "v"}], "origins": []}, "values": {"t": "1"}, ' \
+          '"saved_at": 5}'
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE accounts SET session_enc = ? WHERE id = ?", (box.encrypt(old), account.id))
+    saved = await SessionStore(db, box).load(account.id)
+    assert saved is not None and saved.usable and saved.values == {"t": "1"} and saved.cookies[0]["value"] == "v"
 
 
 async def test_a_code_is_taken_once_and_only_when_typed_after_the_sms(db: Database, box: SecretBox) -> None:
