@@ -304,7 +304,17 @@ async def code_update(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def code_list(ctx: CliContext, args: argparse.Namespace) -> int:
-    emit(await ctx.codes.codes(args.account), as_json=args.json)
+    codes = await ctx.codes.codes(args.account)
+    if args.json:
+        emit(codes, as_json=True)
+        return 0
+    emit([
+        {"id": c.id, "account_id": c.account_id, "label": c.label, "terminal_id": c.terminal_id,
+         "enabled": c.enabled, "daily_cap": format_yuan(c.daily_cap_fen) if c.daily_cap_fen is not None else None,
+         "last_used": format_local(c.last_used_at) if c.last_used_at else "从未使用",
+         "qr": "图片" if c.has_image else c.payload}
+        for c in codes
+    ], as_json=False)
     return 0
 
 
