@@ -259,6 +259,12 @@ class Settings(BaseSettings):
     alert_check_seconds: float = Field(default=15.0, gt=0)
     """How often the database is looked at for conditions the owner must hear about."""
 
+    try_back_office_port: int = Field(default=9101, ge=1, le=65535)
+    """Loopback port of the simulated 收钱吧 back office ``mapay try`` starts (or reuses when it answers)."""
+
+    try_site_port: int = Field(default=9100, ge=1, le=65535)
+    """Loopback port of the test merchant's site ``mapay try`` starts: it receives the notifies of test orders."""
+
     @property
     def quarantine_ms(self) -> tuple[int, int]:
         """(after paid or closed, after expired) quarantine of a slot in milliseconds."""

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
 
-from agent.cli import admin, alerts, demo, ops, orders, pool, profiles, rsa_keys, transactions
+from agent.cli import admin, alerts, demo, ops, orders, pool, profiles, rsa_keys, transactions, trial
 from agent.cli.context import CliContext, open_context
 from agent.cli.errors import check_data_folder, problem_of, report, settings_problem
 from agent.log import configure_logging
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.register(commands)
     profiles.register(commands)
     demo.register(commands)
+    trial.register(commands)
     return parser
 
 
