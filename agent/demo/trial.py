@@ -156,7 +156,7 @@ async def pay_in_simulation(accounts: AccountBook, codes: CodeBook, order: Order
     async with aiohttp.ClientSession() as http:
         try:
             payment = await ControlClient(account.base_url, http).pay(
-                order.pay_amount_fen, order.type, code.terminal_id, username=account.username
+                order.pay_amount_fen, order.type or "alipay", code.terminal_id, username=account.username
             )
         except (aiohttp.ClientError, OSError) as exc:
             raise TrialProblem(f"模拟后台 {account.base_url} 无法连接（{exc}）：请先运行 mapay try，并保持它运行") from None
