@@ -25,6 +25,7 @@ from agent.demo.trial import (
 from agent.errors import NotFound
 from agent.money import format_yuan
 from agent.notify.outbox import notify_job
+from agent.ops.doctor import default_cli
 from agent.orders import OrderStatus, get_order
 from agent.timefmt import format_local
 
@@ -44,7 +45,7 @@ def register(commands: Any) -> None:
 
 def cli_name() -> str:
     """How the person called the CLI (scripts/mapay passes its path), for commands we print."""
-    return os.environ.get("MAPAY_CLI") or "mapay"
+    return os.environ.get("MAPAY_CLI") or default_cli()
 
 
 def describe(trial: Trial, as_json: bool) -> None:
