@@ -45,6 +45,6 @@ async def open_context(settings: Settings) -> AsyncIterator[CliContext]:
     box = load_secret_box(settings)
     async with Database(settings.database_path) as db:
         await sync_platforms(db, known_platforms(settings))
-        if fresh:
-            say_new_database(settings)
         yield CliContext(settings, db, box, MerchantBook(db, box), CodeBook(db, box), AccountBook(db, box))
+    if fresh:  # after the command's own output; a command that failed says only why (its one line)
+        say_new_database(settings)
