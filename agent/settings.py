@@ -37,7 +37,15 @@ def _on_off_auto(value: Any) -> Any:
 UrlList = Annotated[list[str], NoDecode, BeforeValidator(_url_list)]
 NetworkList = Annotated[list[IPvAnyNetwork], NoDecode, BeforeValidator(_url_list)]  # same separators
 
-SHIPPED_PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_PROFILES_DIR = SOURCE_ROOT / "profiles"
+# Run from a checkout (an editable install: pyproject.toml beside agent/), the data folder and .env are the
+# project's own, whatever the current directory: ``mapay`` run from elsewhere must find the database
+# ``./scripts/run`` uses, not create a new one. An installed package (the container) has no such root and
+# keeps ``./data`` (the image sets MAPAY_DATA_DIR=/data).
+CHECKOUT_ROOT: Path | None = SOURCE_ROOT if (SOURCE_ROOT / "pyproject.toml").is_file() else None
+DEFAULT_DATA_DIR = CHECKOUT_ROOT / "data" if CHECKOUT_ROOT else Path("data")
+ENV_FILES: tuple[Path | str, ...] = (CHECKOUT_ROOT / ".env", ".env") if CHECKOUT_ROOT else (".env",)
 DEFAULT_NOTIFY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600)
 
 
@@ -45,7 +53,7 @@ class Settings(BaseSettings):
     """Every knob of the gateway. Field docstrings are the reference for deployers."""
 
     model_config = SettingsConfigDict(
-        env_prefix="MAPAY_", env_file=".env", extra="ignore", use_attribute_docstrings=True
+        env_prefix="MAPAY_", env_file=ENV_FILES, extra="ignore", use_attribute_docstrings=True
     )
 
     host: str = "127.0.0.1"
@@ -57,8 +65,9 @@ class Settings(BaseSettings):
     public_url: str | None = None
     """Base URL payers and merchants reach us at, used in ``payurl``; defaults to http://host:port."""
 
-    data_dir: Path = Path("data")
-    """Folder for the SQLite database, the generated secret key, browser session states and snapshots."""
+    data_dir: Path = DEFAULT_DATA_DIR
+    """Folder for the SQLite database, the generated secret key, browser session states and snapshots.
+    Unset: ``data/`` of the project when mapay runs from a checkout (from any directory), else ``./data``."""
 
     secret_key: SecretStr | None = None
     """Fernet key (urlsafe base64, 32 bytes) that encrypts credentials, merchant keys and sessions at rest.
@@ -256,6 +265,12 @@ class Settings(BaseSettings):
 
     alert_check_seconds: float = Field(default=15.0, gt=0)
     """How often the database is looked at for conditions the owner must hear about."""
+
+    try_back_office_port: int = Field(default=9101, ge=1, le=65535)
+    """Loopback port of the simulated 收钱吧 back office ``mapay try`` starts (or reuses when it answers)."""
+
+    try_site_port: int = Field(default=9100, ge=1, le=65535)
+    """Loopback port of the test merchant's site ``mapay try`` starts: it receives the notifies of test orders."""
 
     @property
     def quarantine_ms(self) -> tuple[int, int]:

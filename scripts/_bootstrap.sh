@@ -31,16 +31,34 @@ ensure_venv() {
   local locks=(-r "$ROOT/requirements/runtime.lock" -r "$ROOT/requirements/build.lock")
   [ -z "$extras" ] || locks=(-r "$ROOT/requirements/$extras.lock")
   if [ ! -x "$VENV/bin/python" ]; then
-    echo ">> creating $VENV"
+    echo ">> [1/3] creating the virtualenv $VENV"
     "$PYTHON_BIN" -m venv "$VENV"
   fi
   # Re-install only when the lock or pyproject.toml changed since the last successful install.
   local stamp="$VENV/.mapay-installed${extras:+-$extras}"
   if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] \
      || [ -n "$(find "$ROOT/requirements" -name '*.lock' -newer "$stamp")" ]; then
-    echo ">> installing the locked requirements and $ROOT (editable) into $VENV"
-    "$VENV/bin/python" -m pip install -q --require-hashes "${locks[@]}"
+    local total
+    total="$(cat "${locks[@]/#-r/}" 2>/dev/null | grep -c '==' || true)"
+    echo ">> [2/3] installing $total locked packages into $VENV (a few minutes the first time)"
+    "$VENV/bin/python" -m pip install --require-hashes --progress-bar off "${locks[@]}" | show_progress "$total"
+    echo ">> [3/3] installing $ROOT itself (editable)"
     "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$ROOT"
     touch "$stamp"
+    echo ">> installed"
   fi
+}
+
+show_progress() {
+  # pip's "Collecting NAME" lines, one per package, as "   [n/total] NAME".
+  local total="$1" n=0 line name
+  while IFS= read -r line; do
+    case "$line" in
+      Collecting*|Requirement\ already\ satisfied*)
+        n=$((n + 1))
+        set -- $line
+        [ "$1" = "Collecting" ] && name="$2" || name="$4"
+        printf '   [%d/%s] %s\n' "$n" "$total" "${name%%[=<>;]*}";;
+    esac
+  done
 }

@@ -96,6 +96,11 @@ async def create_admin(db: Database, username: str, password: str) -> Admin:
     return Admin(admin_id, username)
 
 
+async def admin_count(db: Database) -> int:
+    """How many administrators can sign in to the console (``mapay doctor`` wants at least one)."""
+    return int(await db.fetchval("SELECT count(*) FROM admins") or 0)
+
+
 class AdminAuth:
     """Signs administrators in and out, and finds the session behind a cookie."""
 

@@ -19,6 +19,9 @@ def register(commands: Any) -> None:
         "demo", help="run simulated back offices, the gateway and a demo shop on 127.0.0.1; pay by clicking"
     )
     cmd.add_argument("--port", type=int, default=8000, help="port of the gateway and the demo shop (default 8000)")
+    cmd.add_argument("--office-ports", type=int, metavar="FIRST", help=(
+        "the six simulated back offices listen on FIRST to FIRST+5 (收钱吧, 码钱, 小Y经营, 数字门店, 拉卡拉, 盛付通); "
+        "default: any free ports"))
     cmd.set_defaults(handler=run_demo)
 
 
@@ -47,10 +50,11 @@ async def run_demo(ctx: CliContext, args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with running_demo(ctx.settings, port=args.port) as demo:
+        async with running_demo(ctx.settings, port=args.port, office_ports=args.office_ports) as demo:
             print(banner(demo), flush=True)
             await stop.wait()
     except OSError as exc:
-        return fail(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}")
+        ports = f"{args.port}" + (f" or {args.office_ports}-{args.office_ports + 5}" if args.office_ports else "")
+        return fail(f"cannot listen on 127.0.0.1:{ports}: {exc.strerror or exc}")
     print("demo stopped", flush=True)
     return 0

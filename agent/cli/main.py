@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
 
-from agent.cli import admin, alerts, demo, ops, orders, pool, profiles, rsa_keys, transactions
+from agent.cli import admin, alerts, demo, doctor, ops, orders, pool, profiles, rsa_keys, transactions, trial
 from agent.cli.context import CliContext, open_context
 from agent.cli.errors import check_data_folder, problem_of, report, settings_problem
 from agent.log import configure_logging
@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     admin.register(commands)
     profiles.register(commands)
     demo.register(commands)
+    trial.register(commands)
+    doctor.register(commands)
     return parser
 
 
@@ -66,6 +68,9 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
 
         check_data_folder(settings.data_dir)
         return serve(settings, host=args.host, port=args.port)
+    if getattr(args, "standalone", None) is not None:  # opens the database itself, or not at all (doctor)
+        code: int = args.standalone(settings, args)
+        return code
     handler: Handler = args.handler
     return asyncio.run(_run(settings, handler, args))
 

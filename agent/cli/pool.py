@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from agent.accounts import UNCHANGED, AccountExists, Unchanged
 from agent.accounts.otp import deliver_otp
 from agent.audit import record_audit
-from agent.browser.agent import test_account
-from agent.cli import rsa_keys
+from agent.cli import account_test, rsa_keys
 from agent.cli.context import CliContext
 from agent.cli.errors import CliProblem
 from agent.cli.output import emit, fail
 from agent.money import MoneyError, format_yuan, parse_yuan
 from agent.platforms import known_platforms
-from agent.providers.base import ProviderError
 from agent.settings import Settings
-from agent.timefmt import SHANGHAI, format_local
+from agent.timefmt import format_local
 
 
 def register(commands: Any) -> None:
@@ -70,11 +66,11 @@ def register(commands: Any) -> None:
     )
     retry.add_argument("id", type=int)
     retry.set_defaults(handler=account_retry)
-    test = account.add_parser("test", help="log in and print the last hour of transactions, normalized")
+    test = account.add_parser("test", help="log in (printing each step) and print the recent transactions, normalized")
     test.add_argument("id", type=int)
     test.add_argument("--headed", action="store_true", help="show the browser (needs a desktop)")
     test.add_argument("--minutes", type=int, default=60, help="how far back to read")
-    test.set_defaults(handler=account_test)
+    test.set_defaults(handler=account_test.account_test)
     otp = account.add_parser("otp", help="deliver the one-time code (SMS) an account is waiting for")
     otp.add_argument("id", type=int)
     otp.add_argument("code")
@@ -231,32 +227,6 @@ async def account_enable(ctx: CliContext, args: argparse.Namespace) -> int:
     return 0
 
 
-async def account_test(ctx: CliContext, args: argparse.Namespace) -> int:
-    async def ask_otp() -> str:
-        if not sys.stdin.isatty():
-            raise ProviderError("the provider sent a one-time code; run interactively or use 'mapay account otp'")
-        return await asyncio.to_thread(input, "one-time code from the SMS: ")
-
-    try:
-        transactions = await test_account(
-            ctx.settings, ctx.db, ctx.box, args.id, headed=args.headed,
-            window=timedelta(minutes=args.minutes), ask_otp=ask_otp,
-        )
-    except LookupError as exc:
-        return fail(str(exc))
-    except ProviderError as exc:
-        return fail(f"{type(exc).__name__}: {exc}")
-    rows = [
-        {"trade_no": t.trade_no, "amount": format_yuan(t.amount_fen), "channel": t.channel.value,
-         "paid_at": t.paid_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"), "terminal_id": t.terminal_id}
-        for t in transactions
-    ]
-    emit(rows, as_json=args.json)
-    if not args.json:
-        print(f"login ok, {len(rows)} transaction(s) in the last {args.minutes} minutes", file=sys.stderr)
-    return 0
-
-
 async def account_otp(ctx: CliContext, args: argparse.Namespace) -> int:
     try:
         await deliver_otp(ctx.db, ctx.box, args.id, args.code)
@@ -304,7 +274,17 @@ async def code_update(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 async def code_list(ctx: CliContext, args: argparse.Namespace) -> int:
-    emit(await ctx.codes.codes(args.account), as_json=args.json)
+    codes = await ctx.codes.codes(args.account)
+    if args.json:
+        emit(codes, as_json=True)
+        return 0
+    emit([
+        {"id": c.id, "account_id": c.account_id, "label": c.label, "terminal_id": c.terminal_id,
+         "enabled": c.enabled, "daily_cap": format_yuan(c.daily_cap_fen) if c.daily_cap_fen is not None else None,
+         "last_used": format_local(c.last_used_at) if c.last_used_at else "从未使用",
+         "qr": "图片" if c.has_image else c.payload}
+        for c in codes
+    ], as_json=False)
     return 0
 
 

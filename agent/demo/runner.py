@@ -26,7 +26,7 @@ from agent.demo.sms import SmsReader
 from agent.demo.state import DEMO, Demo
 from agent.demo.world import SimulatedAccount, add_simulated_account
 from agent.settings import Settings
-from fixtures.server import BackOffice, serve_all
+from fixtures.server import PLATFORMS, BackOffice, serve_all
 
 DEMO_USERNAME = "13800138000"  # the merchant login on every simulated back office
 POLL_INTERVAL_SECONDS = 1.0  # a demo shows confirmation quickly (profiles still space reads >= 2 s)
@@ -44,8 +44,11 @@ def _listening_socket(port: int) -> socket.socket:
 
 
 @asynccontextmanager
-async def running_demo(settings: Settings, port: int = 8000) -> AsyncIterator[Demo]:
+async def running_demo(settings: Settings, port: int = 8000, office_ports: int | None = None) -> AsyncIterator[Demo]:
     """Run the whole demo for the duration of the block (``port=0``: any free port).
+
+    ``office_ports``: the back offices listen on this port and the next five (in ``PLATFORMS`` order), for a
+    firewall that opens known ports only; None takes any free ports.
 
     ``settings`` supplies what the machine decides (Chromium path, remote browsers, timeouts); the demo
     overrides the address, data folder, secret key and poll interval.
@@ -63,7 +66,8 @@ async def running_demo(settings: Settings, port: int = 8000) -> AsyncIterator[De
             "secret_key": SecretStr(Fernet.generate_key().decode()), "browser_endpoints": [],
             "poll_interval_seconds": POLL_INTERVAL_SECONDS, "browser_agent": True,
         })
-        async with serve_all() as offices, aiohttp.ClientSession() as http:
+        ports = None if office_ports is None else {name: office_ports + i for i, name in enumerate(PLATFORMS)}
+        async with serve_all(ports=ports) as offices, aiohttp.ClientSession() as http:
             app = create_app(settings)
             views.setup(app)
             app.cleanup_ctx.append(_demo_ctx(url, shop_url, data_dir, offices, http))

@@ -12,6 +12,7 @@ import itertools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -19,9 +20,15 @@ import aiohttp
 from agent import epay
 from agent.merchants import Merchant
 from agent.money import MoneyError, format_yuan, parse_yuan
+from agent.timefmt import SHANGHAI
 
 SITE_NAME = "mapay 演示商城"
 PAY_TYPES = {"alipay": "支付宝", "wxpay": "微信支付", "bank": "云闪付"}
+
+
+def beijing_stamp() -> str:
+    """Now as ``YmdHMS`` in Beijing time, like the gateway's trade numbers (whatever the machine's zone)."""
+    return datetime.now(SHANGHAI).strftime("%Y%m%d%H%M%S")
 
 
 class OrderRefused(Exception):
@@ -53,6 +60,7 @@ class DemoShop:
     gateway_url: str
     site_url: str  # where the shop serves ``/return`` (and ``/notify``, unless ``notify_base`` says otherwise)
     notify_base: str = ""  # where mapay sends notifies: never the gateway's own port (agent/notify/egress.py)
+    number_prefix: str = "DEMO"  # out_trade_no = prefix + Beijing time + a counter
     orders: dict[str, ShopOrder] = field(default_factory=dict)
     notifies: list[ReceivedNotify] = field(default_factory=list)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -62,7 +70,7 @@ class DemoShop:
         fields = {
             "pid": str(self.merchant.pid),
             "type": pay_type,
-            "out_trade_no": f"DEMO{time.strftime('%Y%m%d%H%M%S')}{next(self._numbers):04d}",
+            "out_trade_no": f"{self.number_prefix}{beijing_stamp()}{next(self._numbers):04d}",
             "notify_url": f"{self.notify_base or self.site_url}/notify",
             "return_url": f"{self.site_url}/return",
             "name": name,

@@ -93,6 +93,7 @@ async def index(request: web.Request) -> web.Response:
         "pay_types": PAY_TYPES,
         "platforms": {slug: account.title for slug, account in demo.accounts.items()},
         "notice": request.query.get("notice", ""),
+        "waiting": request.query.get("waiting", ""),
     }
     return _render(request, "index.html", context)
 
@@ -139,7 +140,7 @@ async def simulate_payment(request: web.Request) -> web.Response:
     payment = await account.pay(order.pay_amount_fen, order.type)
     shop_order.simulated_trade_no = str(payment["trade_no"])
     raise _back(notice=f"已在{account.title}模拟后台记录一笔 {format_yuan(order.pay_amount_fen)} 元的付款，"
-                        "等待 mapay 读取并确认")
+                        "等待 mapay 读取并确认", waiting=shop_order.out_trade_no)
 
 
 @routes.get("/demo/return")
@@ -162,8 +163,10 @@ def _result(request: web.Request, *, problem: str | None, params: dict[str, str]
     return _render(request, "result.html", {"problem": problem, "params": params or {}})
 
 
-def _back(*, notice: str) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(f"/demo?{urlencode({'notice': notice})}")
+def _back(*, notice: str, waiting: str = "") -> web.HTTPSeeOther:
+    """Back to /demo with a notice; ``waiting``: the order the notice waits for (the page updates it once paid)."""
+    query = {"notice": notice, **({"waiting": waiting} if waiting else {})}
+    return web.HTTPSeeOther(f"/demo?{urlencode(query)}")
 
 
 def setup(app: web.Application) -> None:

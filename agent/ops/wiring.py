@@ -11,10 +11,12 @@ from agent.ops import metrics
 from agent.ops.drain import DRAIN, Drain, begin_on_shutdown, refuse_orders_while_draining
 from agent.ops.health import BROWSER_PROBE, HEARTBEAT, BrowserProbe, Heartbeat, handle_healthz
 from agent.ops.storage import answer_storage_failures, probe_storage
+from agent.web.favicon import favicon
 
 routes = web.RouteTableDef()
 routes.get("/healthz")(handle_healthz)
 routes.get("/metrics")(metrics.handle_metrics)
+routes.get("/favicon.ico")(favicon)
 
 
 async def _health_checks(app: web.Application) -> AsyncIterator[None]:

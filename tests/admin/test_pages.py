@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,7 @@ async def _seed(console: Console, merchant: Merchant) -> dict[str, str]:
         "dashboard": "/", "orders": "/orders", "order": f"/orders/{orders[1].trade_no}",
         "unmatched": "/unmatched", "accounts": "/accounts", "account": f"/accounts/{code.account_id}",
         "codes": "/codes", "code": f"/codes/{code.id}", "merchants": "/merchants", "settings": "/settings",
+        "takeover": f"/accounts/{code.account_id}/takeover",
     }
 
 
@@ -63,8 +65,39 @@ def _overlap(a: FloatRect, b: FloatRect) -> bool:
             and a["y"] < b["y"] + b["height"] - 1 and b["y"] < a["y"] + a["height"] - 1)
 
 
+# Visible text outside code values (code, pre, .mono, form values), folded details left closed.
+VISIBLE_PROSE = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.querySelector('main') || document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || el.closest('code, pre, .mono, script, style, option, [lang=en]')) continue;
+    const shut = el.closest('details:not([open])');
+    if (shut && !el.closest('summary')) continue;
+    if (!el.getClientRects().length || getComputedStyle(el).visibility === 'hidden') continue;
+    out.push(node.textContent);
+  }
+  return out.join(' ');
+}"""
+ENGLISH_SENTENCE = re.compile(r"[A-Za-z]{2,}(?:[ ,]+[A-Za-z]{2,}){3,}")  # four English words in a row
+# Wider than the screen, yet not marked as a sideways-scrolling table with its hint shown.
+UNMARKED_OVERFLOW = """() => [...document.querySelectorAll('main *')].filter(e => {
+  const style = getComputedStyle(e);
+  return e.scrollWidth > e.clientWidth + 1 && ['auto', 'scroll'].includes(style.overflowX)
+    && !(e.classList.contains('scrollable') && e.previousElementSibling?.classList.contains('shown'));
+}).map(e => e.className || e.tagName)"""
+
+
 async def _check_layout(page: Page, name: str) -> None:
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{name} overflows"
+    assert await page.evaluate(UNMARKED_OVERFLOW) == [], f"{name}: scrolls sideways without a hint"
+    prose = await page.evaluate(VISIBLE_PROSE)
+    assert not ENGLISH_SENTENCE.search(prose), f"{name}: English shown: {ENGLISH_SENTENCE.findall(prose)}"
+    tabs = page.locator("nav.sidenav a")
+    width = (page.viewport_size or {"width": 0})["width"]
+    for i in range(await tabs.count()):  # every tab on screen, none past the edge (phones: two rows)
+        box = await tabs.nth(i).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width + 1, f"{name}: a tab is cut off"
     boxes = [await page.locator(selector).bounding_box() for selector in LAYOUT]
     assert all(boxes), name
     for i, first in enumerate(boxes):
@@ -91,6 +124,11 @@ async def test_every_page_fits_and_is_captured(console: Console, merchant: Merch
         await console.open(path)
         await _check_layout(console.page, f"{name}@{viewport}")
         await console.page.screenshot(path=str(SHOTS / f"{name}-{width}x{height}.png"), full_page=True)
+    # The English check sees English when it is shown: the developers' docstring, once unfolded.
+    await console.open("/settings")
+    await console.page.locator("#settings-table details.tech summary").first.click()
+    await console.page.evaluate("document.querySelectorAll('[lang=en]').forEach(e => e.removeAttribute('lang'))")
+    assert ENGLISH_SENTENCE.search(await console.page.evaluate(VISIBLE_PROSE))
     await console.page.context.clear_cookies()
     await console.page.goto(console.url("/login"))
     await _check_layout_login(console.page)

@@ -4,6 +4,7 @@ the browser agent confirms, the cashier returns to the shop's verified 支付成
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from urllib.parse import urlencode
 
 import aiohttp
@@ -13,16 +14,27 @@ from playwright.async_api import Page, expect
 from agent.demo import Demo, running_demo
 from agent.orders import OrderStatus, get_order
 from agent.settings import Settings
+from agent.timefmt import SHANGHAI
+from fixtures.server import PLATFORMS
+from tests.support.net import free_port_block
 
 pytestmark = pytest.mark.browser
 
 CONFIRMED_WITHIN_MS = 60_000  # a first login (captcha OCR retries) on a loaded machine, then the cashier's poll
 
 
+OFFICE_PORTS = free_port_block(len(PLATFORMS))
+
+
 @pytest.fixture(scope="module")
 async def demo() -> AsyncIterator[Demo]:
-    async with running_demo(Settings(_env_file=None), port=0) as running:  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    async with running_demo(settings, port=0, office_ports=OFFICE_PORTS) as running:
         yield running
+
+
+def test_the_back_offices_listen_on_the_ports_asked_for(demo: Demo) -> None:
+    assert [demo.offices[name].port for name in PLATFORMS] == list(range(OFFICE_PORTS, OFFICE_PORTS + 6))
 
 
 @pytest.mark.parametrize(("platform", "pay_type", "money"), [
@@ -58,6 +70,8 @@ async def test_simulated_payment_flips_the_cashier_to_paid_and_notifies_the_shop
     await expect(row.locator(".status")).to_have_text("已支付", timeout=10_000)
     await expect(row.locator(".notified")).to_have_text("已收到", timeout=10_000)
     await expect(page.locator("#notifies")).to_contain_text(shop_order.out_trade_no)
+    await expect(page.locator("#notice")).to_have_text(f"订单 {shop_order.out_trade_no} 已由 mapay 确认支付")
+    assert shop_order.out_trade_no[4:12] == datetime.now(SHANGHAI).strftime("%Y%m%d")  # Beijing time, like trade_no
 
     paid = await get_order(demo.db, trade_no)
     assert paid is not None and paid.status is OrderStatus.PAID

@@ -31,6 +31,24 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
+  // A table wider than its panel scrolls sideways: say so above it (phones show no scroll bar).
+  function markScrollable() {
+    document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      var hint = wrap.previousElementSibling;
+      if (!hint || !hint.classList.contains("scroll-hint")) {
+        hint = document.createElement("div");
+        hint.className = "scroll-hint";
+        hint.textContent = "表格较宽，可左右滑动查看 →";
+        wrap.parentNode.insertBefore(hint, wrap);
+      }
+      var wide = wrap.scrollWidth > wrap.clientWidth + 1;
+      wrap.classList.toggle("scrollable", wide);
+      hint.classList.toggle("shown", wide);
+    });
+  }
+  markScrollable();
+  window.addEventListener("resize", markScrollable);
+
   // Elements with data-live="<seconds>" and an id are re-read from the same URL and swapped in place.
   var live = document.querySelectorAll("[data-live][id]");
   if (!live.length) return;

@@ -101,7 +101,8 @@ async def orders_page(request: web.Request) -> web.Response:
     return render(request, "orders.html", {
         "orders": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
         "query": query, "errors": errors,
-        "merchant_options": [("", "全部商户")] + [(m.pid, f"{m.pid} {m.name}") for m in merchants],
+        "merchant_options": [("", "全部商户")] + [(m.pid, f"{m.name}（{m.pid}）") for m in merchants],
+        "merchant_names": {m.pid: m.name for m in merchants},
         "status_options": [("", "全部状态"), *ORDER_STATUS.items()],
     }, status=400 if errors else 200)
 

@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from aiohttp import web
+from markupsafe import Markup, escape
 from pydantic import SecretStr
 
 from agent.admin.plumbing import render
 from agent.alerts.channels import url_label
 from agent.appkeys import SETTINGS
 from agent.settings import Settings
+from agent.settings_zh import DESCRIPTIONS
 
 routes = web.RouteTableDef()
 
 MASK = "已设置（隐藏）"
 _SECRET_WORDS = ("secret", "password", "key", "token")
+_LITERAL = re.compile(r"``(.+?)``")
 
 
 @dataclass(frozen=True, slots=True)
 class SettingRow:
     env: str
     value: str
-    doc: str
+    zh: str  # what it means, for the merchant
+    doc: Markup  # the developers' English docstring, ``literals`` as <code>
+
+
+def docstring_html(text: str) -> Markup:
+    """A field docstring (reStructuredText's ``literal`` markup) as HTML: escaped, literals in <code>."""
+    escaped = str(escape(" ".join(text.split())))
+    return Markup(_LITERAL.sub(r"<code>\1</code>", escaped))
 
 
 def _shown(name: str, value: object) -> str:
@@ -39,7 +50,8 @@ def _shown(name: str, value: object) -> str:
 
 def effective_settings(settings: Settings) -> list[SettingRow]:
     return [
-        SettingRow(f"MAPAY_{name.upper()}", _shown(name, getattr(settings, name)), field.description or "")
+        SettingRow(f"MAPAY_{name.upper()}", _shown(name, getattr(settings, name)), DESCRIPTIONS.get(name, ""),
+                   docstring_html(field.description or ""))
         for name, field in type(settings).model_fields.items()
     ]
 
