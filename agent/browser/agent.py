@@ -74,8 +74,10 @@ class BrowserAgent:
         *,
         headless: bool | None = None,
         runtime: BrowserRuntime | None = None,
+        on_login_step: Callable[[int, str], None] | None = None,
     ) -> None:
-        """``runtime``: share a running one (tests reuse one Chromium); otherwise the agent starts its own."""
+        """``runtime``: share a running one (tests reuse one Chromium); otherwise the agent starts its own.
+        ``on_login_step`` hears (account id, step label) as each login step starts."""
         self.settings = settings
         self._owns_runtime = runtime is None
         self.runtime = runtime or BrowserRuntime(settings, headless=headless)
@@ -89,7 +91,7 @@ class BrowserAgent:
             settings=settings,
             new_context=lambda account_id, state: self.runtime.new_context(account_id, state),
             solver=self.solver, take_otp=self.take_otp, sessions=self.sessions, gate=self.logins,
-            mark_storage_failed=self.storage.mark_failed,
+            mark_storage_failed=self.storage.mark_failed, on_login_step=on_login_step,
         )
         self._providers: dict[int, BrowserProvider] = {}
         idle = settings.browser_idle_seconds

@@ -36,6 +36,10 @@ class Steps:
         self._started = time.monotonic()
         print(f"[{self._n}] {what}…", file=sys.stderr, flush=True)
 
+    def detail(self, what: str) -> None:
+        """A step inside the current one (each login step of the profile as it starts)."""
+        print(f"    · {what}", file=sys.stderr, flush=True)
+
     def done(self, what: str = "完成") -> None:
         print(f"    {what}（{time.monotonic() - self._started:.1f} 秒）", file=sys.stderr, flush=True)
 
@@ -50,7 +54,8 @@ async def account_test(ctx: CliContext, args: argparse.Namespace) -> int:
     window = timedelta(minutes=args.minutes)
     steps.start("准备浏览器代理" + ("（有界面）" if args.headed else ""))
     try:
-        async with BrowserAgent(ctx.settings, ctx.db, ctx.box, headless=not args.headed) as agent:
+        async with BrowserAgent(ctx.settings, ctx.db, ctx.box, headless=not args.headed,
+                                on_login_step=lambda _, label: steps.detail(label)) as agent:
             provider = agent(credentials)
             steps.done()
             where = credentials.base_url or "平台默认地址"

@@ -198,7 +198,9 @@ class LoginDriver:
         otp_source: OtpSource,
         on_captcha: CaptchaResult,
         hooks: ModuleType | None = None,
+        on_step: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_step`` hears each step's label as it starts (``mapay account test`` prints them)."""
         self.profile = profile
         self.page = page
         self._base_url = base_url
@@ -211,6 +213,7 @@ class LoginDriver:
         self._otp_source = otp_source
         self._on_captcha = on_captcha
         self._hooks = hooks
+        self._on_step = on_step
         self._timeout = profile.login.element_timeout_seconds
         self.step_index = 0
         self.current_step = "login"
@@ -264,6 +267,8 @@ class LoginDriver:
                 while self.step_index < len(self.profile.login.steps):
                     step = self.profile.login.steps[self.step_index]
                     self.current_step = step.label(self.step_index)
+                    if self._on_step is not None:
+                        self._on_step(self.current_step)
                     await self._run_step(step)
                     self.step_index += 1
                 self.current_step = "login.success"

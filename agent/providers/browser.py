@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import structlog
@@ -26,13 +27,7 @@ from agent.accounts.sessions import ProviderSession, SessionState
 from agent.browser.snapshot import FailureSnapshots
 from agent.ops import metrics
 from agent.profiles.hooks import load_hooks
-from agent.profiles.http import (
-    BrowserGone,
-    BrowserTransport,
-    HttpTransport,
-    Transport,
-    classify_playwright,
-)
+from agent.profiles.http import BrowserGone, BrowserTransport, HttpTransport, Transport, classify_playwright
 from agent.profiles.login import LoginDriver, evaluate_settled
 from agent.profiles.model import Profile
 from agent.profiles.reader import Reading, read_transactions
@@ -335,6 +330,7 @@ class BrowserProvider:
             on_captcha=lambda kind, ok: services.solver.stats.record(
                 account_id, self.profile.slug, kind, ok),  # type: ignore[arg-type]
             hooks=load_hooks(self.profile),
+            on_step=None if services.on_login_step is None else partial(services.on_login_step, account_id),
         )
 
     async def _run_driver(self, driver: LoginDriver) -> None:

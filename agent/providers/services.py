@@ -25,3 +25,4 @@ class LoginServices:
     sessions: SessionStore
     gate: LoginGate
     mark_storage_failed: Callable[[BaseException], bool]  # True when a full disk explains the error
+    on_login_step: Callable[[int, str], None] | None = None  # (account id, step label) as each login step starts

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 
 from agent.settings import CHECKOUT_ROOT, Settings
+from fixtures.client import ControlClient
+from fixtures.server import serve_fixture
 from tests.cli.test_cli import mapay, mapay_json
 from tests.support.net import free_port
 
@@ -80,3 +84,21 @@ def test_doctor_names_each_account_problem_with_its_fix(cli_env: dict[str, str])
 def test_try_without_a_running_gateway_says_to_start_it(cli_env: dict[str, str]) -> None:
     result = mapay({**cli_env, "MAPAY_PORT": str(free_port())}, "try", ok=False)
     assert result.returncode == 2 and "网关没有运行" in result.stderr and "./scripts/run" in result.stderr
+
+
+@pytest.mark.browser
+async def test_account_test_prints_each_login_step_as_it_happens(cli_env: dict[str, str]) -> None:
+    """A person at the terminal sees where a slow or failing login is: every step of the profile, in order."""
+    async with serve_fixture("hkrt") as office, aiohttp.ClientSession() as http:
+        await ControlClient(office.url, http).merchant("13800000001", "S3cret-pass!")
+        account = await asyncio.to_thread(
+            mapay_json, cli_env, "account", "add", "--platform", "hkrt", "--name", "一号店", "--username",
+            "13800000001", "--password-stdin", "--base-url", office.url, stdin="S3cret-pass!\n",
+        )
+        result = await asyncio.to_thread(mapay, cli_env, "account", "test", str(account["id"]))
+    progress = result.stderr
+    labels = [line.strip().removeprefix("· ") for line in progress.splitlines() if line.strip().startswith("·")]
+    assert labels and labels[0].startswith("login[0]") and all(label.startswith("login[") for label in labels)
+    indexes = [int(label[len("login["):label.index("]")]) for label in labels]
+    assert indexes == sorted(indexes)
+    assert "登录成功" in progress
