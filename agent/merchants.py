@@ -101,28 +101,11 @@ class MerchantBook:
         return [m for m in merchants if m is not None]
 
     async def rotate_key(self, pid: int) -> Merchant:
-        key = new_key()
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE merchants SET key_enc = ? WHERE pid = ?", (self._box.encrypt(key), pid)
-            )
-            if cursor.rowcount == 0:
-                raise NotFound(f"merchant {pid} not found")
-        self._forget()
-        merchant = await self.get(pid)
-        assert merchant is not None
-        return merchant
+        return await self._update(pid, key_enc=self._box.encrypt(new_key()))
 
     async def set_enabled(self, pid: int, enabled: bool) -> Merchant:
         """Accept (or refuse) the merchant's new orders; a disabled merchant's key signs nothing any more."""
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute("UPDATE merchants SET enabled = ? WHERE pid = ?", (int(enabled), pid))
-            if cursor.rowcount == 0:
-                raise NotFound(f"merchant {pid} not found")
-        self._forget()
-        merchant = await self.get(pid)
-        assert merchant is not None
-        return merchant
+        return await self._update(pid, enabled=int(enabled))
 
     async def set_rsa_key(self, pid: int, public_key: str | None) -> Merchant:
         """Register the merchant's RSA public key (PEM or bare base64), or remove it with None.
@@ -131,10 +114,16 @@ class MerchantBook:
         Stored as the bare base64 body; the merchants_epoch trigger tells running gateways.
         """
         body = None if public_key is None else epay_rsa.public_key_body(epay_rsa.load_public_key(public_key))
+        return await self._update(pid, rsa_public_key=body)
+
+    async def _update(self, pid: int, **columns: object) -> Merchant:
+        """Write ``columns`` of one merchant and forget the cached copies (other processes notice through
+        the merchants_epoch trigger); raises NotFound for an unknown pid."""
+        assignments = ", ".join(f"{name} = ?" for name in columns)
         async with self._db.transaction() as conn:
-            cursor = await conn.execute("UPDATE merchants SET rsa_public_key = ? WHERE pid = ?", (body, pid))
+            cursor = await conn.execute(f"UPDATE merchants SET {assignments} WHERE pid = ?", (*columns.values(), pid))
             if cursor.rowcount == 0:
-                raise LookupError(f"merchant {pid} not found")
+                raise NotFound(f"merchant {pid} not found")
         self._forget()
         merchant = await self.get(pid)
         assert merchant is not None

@@ -121,7 +121,8 @@ def epay_order(order: Order) -> dict[str, Any]:
     }
 
 
-async def _order(request: web.Request, merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+async def merchant_order(request: web.Request, merchant: Merchant, params: dict[str, str]) -> Order:
+    """The merchant's order named by ``trade_no`` or ``out_trade_no`` (api.php and V2 query); IntakeError else."""
     db = request.app[DB]
     if params.get("trade_no"):
         order = await get_order(db, params["trade_no"])
@@ -131,7 +132,11 @@ async def _order(request: web.Request, merchant: Merchant, params: dict[str, str
         raise IntakeError("缺少参数 trade_no 或 out_trade_no")
     if order is None or order.pid != merchant.pid:
         raise IntakeError("订单不存在", Reason.NOT_FOUND)
-    return {"code": 1, "msg": "查询订单成功", **epay_order(order)}
+    return order
+
+
+async def _order(request: web.Request, merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+    return {"code": 1, "msg": "查询订单成功", **epay_order(await merchant_order(request, merchant, params))}
 
 
 async def _orders(request: web.Request, merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
@@ -149,7 +154,8 @@ async def _orders(request: web.Request, merchant: Merchant, params: dict[str, st
     return {"code": 1, "msg": "查询订单记录成功", "data": [epay_order(order) for order in orders]}
 
 
-async def _query(request: web.Request, merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+async def merchant_summary(request: web.Request, merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+    """api.php act=query: the merchant and its paid-order counts (the V2 merchant info reuses it)."""
     paid = await paid_counts(request.app[DB], merchant.pid, now_ms())
     return {
         "code": 1, "msg": "查询商户成功", "pid": merchant.pid, "name": merchant.name,
@@ -158,4 +164,4 @@ async def _query(request: web.Request, merchant: Merchant, params: dict[str, str
     }
 
 
-_ACTIONS = {"order": _order, "orders": _orders, "query": _query}
+_ACTIONS = {"order": _order, "orders": _orders, "query": merchant_summary}

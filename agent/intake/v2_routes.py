@@ -18,13 +18,12 @@ from aiohttp import web
 
 from agent.appkeys import DB, SETTINGS
 from agent.intake import epay_routes
-from agent.intake.epay_routes import cashier_path, epay_order, request_params
-from agent.intake.errors import IntakeError, Reason
+from agent.intake.epay_routes import cashier_path, epay_order, merchant_order, request_params
+from agent.intake.errors import IntakeError
 from agent.intake.fields import MAPI, SUBMIT
 from agent.intake.service import INTAKE
 from agent.intake.signed import RSA, SIGNED, SignedRequests, Verified
 from agent.merchants import Merchant
-from agent.orders import get_order, get_order_by_out_trade_no
 from agent.platform_key import PLATFORM_KEY
 
 V2_PREFIX = "/api/pay/"
@@ -81,16 +80,7 @@ async def create(request: web.Request) -> web.StreamResponse:
 async def query(request: web.Request) -> web.StreamResponse:
     """One order of the merchant by ``trade_no`` or ``out_trade_no``."""
     params, verified = await _verified(request)
-    merchant = verified.merchant
-    db = request.app[DB]
-    if params.get("trade_no"):
-        order = await get_order(db, params["trade_no"])
-    elif params.get("out_trade_no"):
-        order = await get_order_by_out_trade_no(db, merchant.pid, params["out_trade_no"])
-    else:
-        raise IntakeError("缺少参数 trade_no 或 out_trade_no")
-    if order is None or order.pid != merchant.pid:
-        raise IntakeError("订单不存在", Reason.NOT_FOUND)
+    order = await merchant_order(request, verified.merchant, params)
     signed = request.app[SIGNED]
     await signed.claim(verified)
     body = {"code": 0, "msg": "查询订单成功", **epay_order(order), "refundmoney": "0.00", "clientip": order.clientip}
@@ -109,7 +99,7 @@ async def merchant_info(request: web.Request) -> web.StreamResponse:
 
 
 async def _info(request: web.Request, merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
-    totals = await epay_routes._query(request, merchant, params)  # api.php act=query's counts
+    totals = await epay_routes.merchant_summary(request, merchant, params)
     return {
         "code": 0, "msg": "查询商户成功", "pid": merchant.pid, "name": merchant.name,
         "status": int(merchant.enabled), "orders": totals["orders"], "order_today": totals["order_today"],
