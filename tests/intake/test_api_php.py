@@ -63,8 +63,11 @@ async def test_orders_lists_recent_orders_up_to_50(
 async def test_orders_limit_above_50_is_clamped_and_offset_skips_the_newest(
     gateway: RunningGateway, merchant: Merchant, code: Code
 ) -> None:
-    made = [(await mapi(gateway, merchant, money=f"{i + 1}.00"))["trade_no"] for i in range(53)]
-    newest_first = made[::-1]
+    made = {(await mapi(gateway, merchant, money=f"{i + 1}.00"))["trade_no"] for i in range(53)}
+    # Newest first: by creation time, ties (orders placed within one millisecond) by trade number.
+    rows = await gateway.app[DB].fetchall("SELECT trade_no, created_at FROM orders")
+    newest_first = [row[0] for row in sorted(rows, key=lambda row: (row[1], row[0]), reverse=True)]
+    assert set(newest_first) == made
     clamped = await get_json(gateway, "/api.php", _auth(merchant, act="orders", limit="1000"))
     assert clamped["code"] == 1 and [o["trade_no"] for o in clamped["data"]] == newest_first[:50]
     page = await get_json(gateway, "/api.php", _auth(merchant, act="orders", limit="2", offset="1"))
