@@ -136,9 +136,13 @@ CONNECTIONS = web.AppKey("connections", ConnectionGuard)
 
 
 class GuardedSite(web.BaseSite):
-    """``web.TCPSite`` whose connections are watched by the app's :class:`ConnectionGuard`."""
+    """``web.TCPSite`` whose connections are watched by the app's :class:`ConnectionGuard`.
 
-    def __init__(self, runner: web.AppRunner, host: str, port: int, *, backlog: int = 128) -> None:
+    The accept backlog is larger than aiohttp's 128: a burst of slow clients must not fill the kernel's
+    queue, or honest clients' SYNs are dropped and wait for the one-second retransmit.
+    """
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, *, backlog: int = 1024) -> None:
         super().__init__(runner, backlog=backlog)
         self._host = host
         self._port = port

@@ -56,7 +56,10 @@ async def test_dribbled_headers_and_bodies_are_closed_while_others_are_served(tm
         await asyncio.sleep(0.5)
         assert max([await _normal_request(served) for _ in range(5)]) < 1.0  # served meanwhile, at once
         held = await asyncio.wait_for(asyncio.gather(*slow), timeout=15)
-        assert max(held) < 3.0, sorted(held)[-5:]
+        # cut off near the 1 s deadlines, not after the ~200 s the dribble would take; the slack covers a
+        # loaded CI machine that accepts 200 simultaneous connections late
+        assert max(held) < 6.0, sorted(held)[-5:]
+        assert sorted(held)[len(held) // 2] < 2.5, sorted(held)[len(held) // 2]
 
 
 async def test_a_client_address_holds_a_bounded_number_of_connections(tmp_path: Path) -> None:
