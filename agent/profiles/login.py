@@ -9,26 +9,23 @@ step's ``attempts``.
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import hashlib
 import json
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import structlog
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page, Response, Route
-from playwright.async_api import Request as PageRequest
+from playwright.async_api import Page
 
 from agent.captcha import CaptchaSolver, clean_text
 from agent.db import now_ms
 from agent.profiles.http import BrowserGone, absolute_url, classify_playwright, glob_match, moment_values
 from agent.profiles.model import CaptchaStep, ImageSource, OtpStep, Profile, SliderStep, Step, Wait
+from agent.profiles.page_answers import PageAnswers, decode_image, evaluate_settled
 from agent.profiles.template import dig, render
 from agent.providers.base import (
     AuthFailed,
@@ -49,138 +46,6 @@ CaptchaResult = Callable[[str, bool], None]
 
 class _CaptchaRefused(Exception):
     """The provider refused the captcha answer (or OCR gave nothing usable): try a fresh picture."""
-
-
-@dataclass(slots=True)
-class _Seen:
-    seq: int
-    body: bytes
-
-
-LOST_BODY_FIX = ("wait for success.url or success.element instead of success.response, and capture the value "
-                 "from localStorage or a cookie")
-
-
-class _Responses:
-    """Bodies of the answers the page receives whose URL matches a watched glob (captcha pictures,
-    login answers carrying tokens), plus the HTTP trouble seen, to tell "slow or failing" from "changed".
-
-    A login answer's page often navigates away as soon as it arrives, and Chromium then drops the body before
-    it can be read ("No resource with given identifier found"). So the ``routed`` globs (login answers) are
-    fetched by us and handed to the page (``page.route`` + ``route.fetch`` + ``route.fulfill``): the body is
-    ours before the page sees the answer, whatever it does next.
-    """
-
-    def __init__(self, page: Page, globs: set[str], routed: set[str] | None = None) -> None:
-        self._globs = globs | (routed or set())
-        self._routed = routed or set()
-        self._fetching = False  # the routed answers are fetched by us: the page's copies are not read
-        self._latest: dict[str, _Seen] = {}
-        self._seq = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.in_flight = 0
-        self.trouble: str | None = None
-        self.lost: dict[str, str] = {}  # glob -> why its latest answer's body could not be read
-        self.page = page
-        page.on("response", self._on_response)
-        page.on("request", self._on_request)
-        page.on("requestfinished", self._on_done)
-        page.on("requestfailed", self._on_failed)
-
-    def _on_request(self, _: PageRequest) -> None:
-        self.in_flight += 1
-
-    def _on_done(self, _: PageRequest) -> None:
-        self.in_flight = max(0, self.in_flight - 1)
-
-    def _on_failed(self, request: PageRequest) -> None:
-        self._on_done(request)
-        self.trouble = f"{request.url}: {request.failure or 'failed'}"
-
-    def _on_response(self, response: Response) -> None:
-        if response.status == 429 or response.status >= 500:
-            self.trouble = f"HTTP {response.status} from {response.url}"
-        for glob in self._globs:
-            if self._fetching and glob in self._routed:
-                continue
-            if glob_match(glob, response.url):
-                task = asyncio.create_task(self._keep(glob, response))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-
-    async def route(self) -> None:
-        """Start fetching the login answers ourselves (call once, before the first step)."""
-        if self._routed:
-            await self.page.route(self._is_routed, self._fetch_and_fulfil)
-            self._fetching = True
-
-    def _is_routed(self, url: str) -> bool:
-        return any(glob_match(glob, url) for glob in self._routed)
-
-    async def _fetch_and_fulfil(self, route: Route) -> None:
-        globs = [glob for glob in self._routed if glob_match(glob, route.request.url)]
-        try:
-            answer = await route.fetch(max_redirects=0)
-            body = await answer.body()
-        except PlaywrightError as exc:
-            for glob in globs:
-                self.lost[glob] = str(exc).splitlines()[0]
-            with contextlib.suppress(PlaywrightError):
-                await route.abort()
-            return
-        for glob in globs:
-            self._store(glob, body)
-        with contextlib.suppress(PlaywrightError):  # the page may be gone already: the body is ours anyway
-            await route.fulfill(response=answer, body=body)
-
-    async def _keep(self, glob: str, response: Response) -> None:
-        try:
-            body = await response.body()
-        except PlaywrightError as exc:
-            self.lost[glob] = str(exc).splitlines()[0]  # the page navigated away before the body was read
-            return
-        self._store(glob, body)
-
-    def _store(self, glob: str, body: bytes) -> None:
-        self._seq += 1
-        self._latest[glob] = _Seen(self._seq, body)
-        self.lost.pop(glob, None)
-
-    def lost_detail(self, glob: str) -> str | None:
-        """Why the answer to ``glob`` has no body, and what to change in the profile, when it was lost."""
-        reason = self.lost.get(glob)
-        if reason is None:
-            return None
-        return (f"an answer to {glob} came but its body was lost before it could be read ({reason}); "
-                f"{LOST_BODY_FIX}")
-
-    @property
-    def seq(self) -> int:
-        return self._seq
-
-    def latest(self, glob: str) -> _Seen | None:
-        return self._latest.get(glob)
-
-
-async def evaluate_settled(page: Page, script: str, arg: Any = None) -> Any:
-    """``page.evaluate`` that survives the page navigating away meanwhile (a login page leaving on success):
-    the script runs again in the document that took its place."""
-    for _ in range(5):
-        try:
-            return await page.evaluate(script, arg)
-        except PlaywrightError as exc:
-            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
-                raise
-            with contextlib.suppress(PlaywrightError):
-                await page.wait_for_load_state("domcontentloaded", timeout=5000)
-    return await page.evaluate(script, arg)
-
-
-def _decode_image(value: Any) -> bytes:
-    text = str(value)
-    if text.startswith("data:"):
-        text = text.split(",", 1)[1]
-    return base64.b64decode(text)
 
 
 class LoginDriver:
@@ -228,7 +93,7 @@ class LoginDriver:
                               *(s.slider.attempts for s in steps if s.slider)])
         self._pictures_left = self._pictures  # one budget for unreadable and refused captchas alike
         self.captured: dict[str, str] = {}
-        self._responses = _Responses(page, self._watched_globs(), self._login_answer_globs())
+        self._answers = PageAnswers(page, self._watched_globs(), self._login_answer_globs())
         self._routing = False
         self._person = False  # a person is at the page (hand_over): what they see is theirs to handle
 
@@ -260,9 +125,9 @@ class LoginDriver:
         """Log in; returns the captured session values. Raises the provider errors."""
         if not self._routing:
             self._routing = True
-            await self._responses.route()
+            await self._answers.route()
         while True:
-            self._attempt_seq = self._responses.seq
+            self._attempt_seq = self._answers.seq
             try:
                 while self.step_index < len(self.profile.login.steps):
                     step = self.profile.login.steps[self.step_index]
@@ -295,7 +160,7 @@ class LoginDriver:
         self._person = True
         if not self._routing:
             self._routing = True
-            await self._responses.route()
+            await self._answers.route()
         steps = self.profile.login.steps
         check = self.profile.login.human_check
         try:
@@ -353,8 +218,8 @@ class LoginDriver:
 
     def _missing(self, what: str) -> ProviderError:
         """Nothing came: a slow or failing provider is transient, a quiet page that lacks it has changed."""
-        if self._responses.trouble or self._responses.in_flight:
-            return TransientError(f"{self.current_step}: {what} ({self._responses.trouble or 'still loading'})")
+        if self._answers.trouble or self._answers.in_flight:
+            return TransientError(f"{self.current_step}: {what} ({self._answers.trouble or 'still loading'})")
         return LayoutChanged(self.current_step, what)
 
     async def _element(self, selector: str) -> Any:
@@ -374,13 +239,13 @@ class LoginDriver:
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
             if source.response is not None:
-                seen = self._responses.latest(source.response)
+                seen = self._answers.latest(source.response)
                 if seen is not None and seen.seq > self._consumed.get(key, 0):
                     self._consumed[key] = seen.seq
                     if source.field is None:
                         return seen.body
                     try:
-                        return _decode_image(dig(json.loads(seen.body), source.field))
+                        return decode_image(dig(json.loads(seen.body), source.field))
                     except (KeyError, ValueError) as exc:
                         raise LayoutChanged(self.current_step, f"no picture at {source.field!r}") from exc
             else:
@@ -400,7 +265,7 @@ class LoginDriver:
         if not loaded or not src or self._consumed.get(key) == marker:
             return None
         self._consumed[key] = marker
-        return _decode_image(src) if src.startswith("data:") else bytes(await element.screenshot())
+        return decode_image(src) if src.startswith("data:") else bytes(await element.screenshot())
 
     def _spend_picture(self) -> None:
         if self._pictures_left <= 0:
@@ -525,7 +390,7 @@ class LoginDriver:
         if wait.element is not None:
             return await self._visible(self.page.locator(wait.element).first)
         assert wait.response is not None
-        seen = self._responses.latest(wait.response)
+        seen = self._answers.latest(wait.response)
         if seen is None or seen.seq <= since_seq:
             return False
         if wait.ok is None:
@@ -541,7 +406,7 @@ class LoginDriver:
         while not await self._signalled(wait, self._attempt_seq):
             await self._check_error()
             if time.monotonic() > deadline:
-                lost = self._responses.lost_detail(wait.response) if wait.response else None
+                lost = self._answers.lost_detail(wait.response) if wait.response else None
                 if lost is not None:
                     raise LayoutChanged(self.current_step, f"waited {wait.timeout_seconds:g}s: {lost}")
                 raise self._missing(f"waited {wait.timeout_seconds:g}s for {wait.url or wait.element or wait.response}")
@@ -559,13 +424,13 @@ class LoginDriver:
             elif capture.cookie is not None:
                 found = cookies.get(capture.cookie)
             elif capture.response is not None and capture.path is not None:
-                seen = self._responses.latest(capture.response)
+                seen = self._answers.latest(capture.response)
                 try:
                     found = dig(json.loads(seen.body), capture.path) if seen else None
                 except (KeyError, ValueError):
                     found = None
             if found is None or found == "":
-                lost = self._responses.lost_detail(capture.response) if capture.response else None
+                lost = self._answers.lost_detail(capture.response) if capture.response else None
                 raise LayoutChanged(f"session.captures.{name}", lost or "not found after a successful login")
             values[name] = str(found)
         self.captured = values

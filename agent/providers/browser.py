@@ -28,8 +28,9 @@ from agent.browser.snapshot import FailureSnapshots
 from agent.ops import metrics
 from agent.profiles.hooks import load_hooks
 from agent.profiles.http import BrowserGone, BrowserTransport, HttpTransport, Transport, classify_playwright
-from agent.profiles.login import LoginDriver, evaluate_settled
+from agent.profiles.login import LoginDriver
 from agent.profiles.model import Profile
+from agent.profiles.page_answers import evaluate_settled
 from agent.profiles.reader import Reading, read_transactions
 from agent.providers.base import (
     AccountCredentials,

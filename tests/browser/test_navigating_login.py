@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from agent.browser.runtime import BrowserRuntime
-from agent.profiles import login as login_module
+from agent.profiles.page_answers import PageAnswers
 from agent.providers.base import LayoutChanged
 from tests.browser.conftest import harness_for, quick_profiles
 
@@ -52,7 +52,7 @@ async def test_a_lost_login_answer_is_named_with_the_fix(
     async def watch_only(self: object) -> None:  # the engine as it was: read bodies as the page receives them
         return None
 
-    monkeypatch.setattr(login_module._Responses, "route", watch_only)
+    monkeypatch.setattr(PageAnswers, "route", watch_only)
     profiles = answer_driven_profiles(tmp_path / "profiles")
     async with harness_for("shouqianba", tmp_path, runtime, profiles_dir=profiles) as harness:
         await harness.control.fault("navigate_after_login")
