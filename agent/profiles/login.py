@@ -93,7 +93,7 @@ class LoginDriver:
                               *(s.slider.attempts for s in steps if s.slider)])
         self._pictures_left = self._pictures  # one budget for unreadable and refused captchas alike
         self.captured: dict[str, str] = {}
-        self._answers = PageAnswers(page, self._watched_globs(), self._login_answer_globs())
+        self._answers = PageAnswers(page, self._picture_globs(), self._login_answer_globs())
         self._routing = False
         self._person = False  # a person is at the page (hand_over): what they see is theirs to handle
 
@@ -104,13 +104,10 @@ class LoginDriver:
         waits = [login.success, *(step.wait for step in login.steps if step.wait)]
         return globs | {wait.response for wait in waits if wait.response}
 
-    def _watched_globs(self) -> set[str]:
-        """Answers whose bodies the steps read: captcha pictures, token captures, awaited responses."""
-        login = self.profile.login
-        globs = {c.response for c in self.profile.session.captures.values() if c.response}
-        waits = [login.success, *(step.wait for step in login.steps if step.wait)]
-        globs |= {wait.response for wait in waits if wait.response}
-        for step in login.steps:
+    def _picture_globs(self) -> set[str]:
+        """Answers carrying captcha pictures; PageAnswers keeps the routed login answers besides."""
+        globs: set[str] = set()
+        for step in self.profile.login.steps:
             sources = [step.captcha.image] if step.captcha else []
             sources += [step.slider.background, step.slider.piece] if step.slider else []
             globs |= {s.response for s in sources if s.response}

@@ -43,6 +43,7 @@ class PageAnswers:
     """
 
     def __init__(self, page: Page, globs: set[str], routed: set[str] | None = None) -> None:
+        """Keep the answers to ``globs`` and to ``routed``; only the ``routed`` ones are fetched by us."""
         self._globs = globs | (routed or set())
         self._routed = routed or set()
         self._fetching = False  # the routed answers are fetched by us: the page's copies are not read
