@@ -21,15 +21,15 @@ import structlog
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
-from agent.captcha import CaptchaSolver, clean_text
+from agent.captcha import CaptchaSolver
 from agent.db import now_ms
+from agent.profiles.captchas import CaptchaRefused, CaptchaResult, Captchas, picture_globs
 from agent.profiles.http import BrowserGone, absolute_url, classify_playwright, glob_match, moment_values
-from agent.profiles.model import CaptchaStep, ImageSource, OtpStep, Profile, SliderStep, Step, Wait
-from agent.profiles.page_answers import PageAnswers, decode_image, evaluate_settled
+from agent.profiles.model import OtpStep, Profile, Step, Wait
+from agent.profiles.page_answers import POLL_SECONDS, PageAnswers, evaluate_settled
 from agent.profiles.template import dig, render
 from agent.providers.base import (
     AuthFailed,
-    CaptchaUnsolved,
     HumanCheck,
     LayoutChanged,
     NeedsHuman,
@@ -39,13 +39,7 @@ from agent.providers.base import (
 
 log = structlog.get_logger(__name__)
 
-POLL_SECONDS = 0.1
 OtpSource = Callable[[int], Awaitable[str | None]]
-CaptchaResult = Callable[[str, bool], None]
-
-
-class _CaptchaRefused(Exception):
-    """The provider refused the captcha answer (or OCR gave nothing usable): try a fresh picture."""
 
 
 class LoginDriver:
@@ -74,9 +68,7 @@ class LoginDriver:
             "password": password,
             "password_md5": hashlib.md5(password.encode()).hexdigest(),
         }
-        self._solver = solver
         self._otp_source = otp_source
-        self._on_captcha = on_captcha
         self._hooks = hooks
         self._on_step = on_step
         self._timeout = profile.login.element_timeout_seconds
@@ -84,16 +76,13 @@ class LoginDriver:
         self.current_step = "login"
         self.otp_sent_at: int | None = None
         self._otp_index: int | None = None
-        self._captcha_kind: str | None = None  # a submitted answer awaiting the provider's verdict
-        self._consumed: dict[str, int] = {}
         self._attempt_seq = 0  # answers up to this one belong to earlier attempts
         steps = profile.login.steps
         self._has_captcha = any(s.captcha or s.slider for s in steps)
-        self._pictures = max([1, *(s.captcha.attempts for s in steps if s.captcha),
-                              *(s.slider.attempts for s in steps if s.slider)])
-        self._pictures_left = self._pictures  # one budget for unreadable and refused captchas alike
         self.captured: dict[str, str] = {}
-        self._answers = PageAnswers(page, self._picture_globs(), self._login_answer_globs())
+        self._answers = PageAnswers(page, picture_globs(steps), self._login_answer_globs())
+        self._captchas = Captchas(self, self._answers, steps, solver=solver, on_result=on_captcha,
+                                  timeout=self._timeout)
         self._routing = False
         self._person = False  # a person is at the page (hand_over): what they see is theirs to handle
 
@@ -103,15 +92,6 @@ class LoginDriver:
         globs = {c.response for c in self.profile.session.captures.values() if c.response}
         waits = [login.success, *(step.wait for step in login.steps if step.wait)]
         return globs | {wait.response for wait in waits if wait.response}
-
-    def _picture_globs(self) -> set[str]:
-        """Answers carrying captcha pictures; PageAnswers keeps the routed login answers besides."""
-        globs: set[str] = set()
-        for step in self.profile.login.steps:
-            sources = [step.captcha.image] if step.captcha else []
-            sources += [step.slider.background, step.slider.piece] if step.slider else []
-            globs |= {s.response for s in sources if s.response}
-        return globs
 
     @property
     def secrets(self) -> list[str]:
@@ -135,9 +115,9 @@ class LoginDriver:
                     self.step_index += 1
                 self.current_step = "login.success"
                 await self._until(self.profile.login.success)
-                self._judge_captcha(True)
+                self._captchas.judge(True)
                 return await self._collect()
-            except _CaptchaRefused:
+            except CaptchaRefused:
                 if not self._has_captcha:  # the page talks of a captcha the profile does not know
                     raise TransientError(f"{self.current_step}: the page asks for a captcha") from None
                 self.step_index = 0  # every new attempt spends a picture: the budget ends the loop
@@ -188,13 +168,13 @@ class LoginDriver:
         elif step.fill is not None:
             assert step.value is not None
             value = render(step.value, {**self._values, **moment_values()}, self.profile.zone)
-            await (await self._element(step.fill)).fill(str(value))
+            await (await self.element(step.fill)).fill(str(value))
         elif step.click is not None:
-            await (await self._element(step.click)).click()
+            await (await self.element(step.click)).click()
         elif step.captcha is not None:
-            await self._captcha(step.captcha)
+            await self._captchas.captcha(step.captcha)
         elif step.slider is not None:
-            await self._slider(step.slider)
+            await self._captchas.slider(step.slider)
         elif step.otp is not None:
             await self._otp(step.otp)
         elif step.wait is not None:
@@ -213,100 +193,29 @@ class LoginDriver:
         if response is not None and response.status >= 400:
             raise LayoutChanged(self.current_step, f"HTTP {response.status} for {path}")
 
-    def _missing(self, what: str) -> ProviderError:
+    def missing(self, what: str) -> ProviderError:
         """Nothing came: a slow or failing provider is transient, a quiet page that lacks it has changed."""
         if self._answers.trouble or self._answers.in_flight:
             return TransientError(f"{self.current_step}: {what} ({self._answers.trouble or 'still loading'})")
         return LayoutChanged(self.current_step, what)
 
-    async def _element(self, selector: str) -> Any:
+    async def element(self, selector: str) -> Any:
+        """The first visible match of ``selector``; raises when the page asks for a person or lacks it."""
         locator = self.page.locator(selector).first
         try:
             await locator.wait_for(state="visible", timeout=self._timeout * 1000)
         except PlaywrightError as exc:
             if isinstance(classify_playwright(exc, ""), BrowserGone):
                 raise
-            await self._human_needed()  # the element is missing because the page asks for something else
-            raise self._missing(f"no visible element {selector!r}") from None
+            await self.human_needed()  # the element is missing because the page asks for something else
+            raise self.missing(f"no visible element {selector!r}") from None
         return locator
 
-    async def _image(self, source: ImageSource) -> bytes:
-        """A captcha picture the driver has not used yet (waits for the page to load a new one)."""
-        key = f"{source.response or source.selector}#{source.field}"
-        deadline = time.monotonic() + self._timeout
-        while time.monotonic() < deadline:
-            if source.response is not None:
-                seen = self._answers.latest(source.response)
-                if seen is not None and seen.seq > self._consumed.get(key, 0):
-                    self._consumed[key] = seen.seq
-                    if source.field is None:
-                        return seen.body
-                    try:
-                        return decode_image(dig(json.loads(seen.body), source.field))
-                    except (KeyError, ValueError) as exc:
-                        raise LayoutChanged(self.current_step, f"no picture at {source.field!r}") from exc
-            else:
-                picture = await self._picture(source.selector or "", key)
-                if picture is not None:
-                    return picture
-            await asyncio.sleep(POLL_SECONDS)
-        await self._human_needed()
-        raise self._missing(f"no captcha picture from {source.response or source.selector!r}")
-
-    async def _picture(self, selector: str, key: str) -> bytes | None:
-        """An <img>'s picture once loaded: its data: URL decoded, else a screenshot of it."""
-        element = await self._element(selector)
-        src = await element.get_attribute("src") or ""
-        loaded = await element.evaluate("e => e.complete && e.naturalWidth > 0")
-        marker = hash(src)
-        if not loaded or not src or self._consumed.get(key) == marker:
-            return None
-        self._consumed[key] = marker
-        return decode_image(src) if src.startswith("data:") else bytes(await element.screenshot())
-
-    def _spend_picture(self) -> None:
-        if self._pictures_left <= 0:
-            raise CaptchaUnsolved(f"{self.current_step}: captcha refused or unreadable {self._pictures} times")
-        self._pictures_left -= 1
-
-    async def _human_needed(self) -> None:
+    async def human_needed(self) -> None:
         """Raise HumanCheck when the page shows the profile's ``human_check`` element (not while a person drives)."""
         selector = self.profile.login.human_check
         if selector and not self._person and await self._visible(self.page.locator(selector).first):
             raise HumanCheck(f"{self.current_step}: the page asks for a check only a person can do ({selector})")
-
-    async def _captcha(self, step: CaptchaStep) -> None:
-        await self._human_needed()
-        while True:
-            self._spend_picture()
-            raw = await self._solver.classify(await self._image(step.image))
-            answer = clean_text(raw, step.charset, step.length, step.case)
-            if answer is not None:
-                await (await self._element(step.input)).fill(answer)
-                self._captcha_kind = "image"
-                return
-            log.info("captcha_unreadable", step=self.current_step, length=len(raw))
-            if step.refresh is None:
-                raise _CaptchaRefused()
-            await (await self._element(step.refresh)).click()
-
-    async def _slider(self, step: SliderStep) -> None:
-        await self._human_needed()
-        self._spend_picture()
-        background = await self._image(step.background)
-        piece = await self._image(step.piece)
-        x = await self._solver.slide_x(piece, background) + step.offset
-        handle = await self._element(step.handle)
-        box = await handle.bounding_box()
-        if box is None:
-            raise self._missing(f"slider handle {step.handle!r} is not laid out")
-        start_x, start_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        mouse = self.page.mouse
-        await mouse.move(start_x, start_y)
-        await mouse.down()
-        await mouse.move(start_x + x, start_y, steps=12)
-        await mouse.up()
-        self._captcha_kind = "slider"
 
     async def _otp(self, step: OtpStep) -> None:
         if self._otp_index is None:
@@ -316,7 +225,7 @@ class LoginDriver:
         while not await self._visible(visible):
             await self._check_error()
             if time.monotonic() > deadline:
-                raise self._missing(f"no one-time code input {step.input!r}")
+                raise self.missing(f"no one-time code input {step.input!r}")
             await asyncio.sleep(POLL_SECONDS)
         if self.otp_sent_at is None:
             self.otp_sent_at = now_ms()
@@ -325,7 +234,7 @@ class LoginDriver:
             raise NeedsHuman(f"{self.current_step}: waiting for the one-time code sent by the provider")
         await visible.fill(code)
         if step.submit is not None:
-            await (await self._element(step.submit)).click()
+            await (await self.element(step.submit)).click()
 
     async def _hook(self, name: str) -> None:
         function = getattr(self._hooks, name, None) if self._hooks else None
@@ -361,7 +270,7 @@ class LoginDriver:
 
     async def _check_error(self) -> None:
         """Raise the classified error when the page shows a refusal (or asks for a person)."""
-        await self._human_needed()
+        await self.human_needed()
         text = await self._error_text()
         if not text:
             return
@@ -370,16 +279,11 @@ class LoginDriver:
             self.step_index = self._otp_index  # the page still asks for the code: wait for a new one
             raise NeedsHuman(f"{self.current_step}: one-time code refused: {text}")
         if re.search(patterns.captcha, text):
-            self._judge_captcha(False)
-            raise _CaptchaRefused()
+            self._captchas.judge(False)
+            raise CaptchaRefused()
         if re.search(patterns.auth, text):
             raise AuthFailed(text)
         raise TransientError(f"{self.current_step}: {text}")
-
-    def _judge_captcha(self, accepted: bool) -> None:
-        if self._captcha_kind is not None:
-            self._on_captcha(self._captcha_kind, accepted)
-            self._captcha_kind = None
 
     async def _signalled(self, wait: Wait, since_seq: int) -> bool:
         if wait.url is not None:
@@ -406,7 +310,7 @@ class LoginDriver:
                 lost = self._answers.lost_detail(wait.response) if wait.response else None
                 if lost is not None:
                     raise LayoutChanged(self.current_step, f"waited {wait.timeout_seconds:g}s: {lost}")
-                raise self._missing(f"waited {wait.timeout_seconds:g}s for {wait.url or wait.element or wait.response}")
+                raise self.missing(f"waited {wait.timeout_seconds:g}s for {wait.url or wait.element or wait.response}")
             await asyncio.sleep(POLL_SECONDS)
 
     async def _collect(self) -> dict[str, str]:

@@ -28,6 +28,7 @@ class Seen:
     body: bytes
 
 
+POLL_SECONDS = 0.1  # how often a waiting login step looks at the page and its answers again
 LOST_BODY_FIX = ("wait for success.url or success.element instead of success.response, and capture the value "
                  "from localStorage or a cookie")
 
