@@ -19,7 +19,6 @@ STATUS_WRITE = re.compile(r"UPDATE\s+orders\s+SET\s+status\b")
 ORDERS_OWNER = "orders"
 
 MAX_LINES = 400
-TOO_LONG_ALLOWED: dict[str, str] = {}
 
 
 def _modules() -> Iterator[Path]:
@@ -134,7 +133,5 @@ def test_the_import_graph_has_no_cycle() -> None:
 
 def test_no_module_is_longer_than_400_lines() -> None:
     lengths = {_name(path): len(path.read_text(encoding="utf-8").splitlines()) for path in _modules()}
-    too_long = {name: n for name, n in lengths.items() if n > MAX_LINES and name not in TOO_LONG_ALLOWED}
+    too_long = {name: n for name, n in lengths.items() if n > MAX_LINES}
     assert too_long == {}, f"split these modules (at most {MAX_LINES} lines): {too_long}"
-    still_long = {name for name in TOO_LONG_ALLOWED if lengths.get(name, 0) > MAX_LINES}
-    assert still_long == set(TOO_LONG_ALLOWED), "an allowed module is short enough now: drop it from the list"
