@@ -113,7 +113,9 @@ class Settings(BaseSettings):
     browser, so 2.5 s (3 s before reads left the browser) keeps p50 under 1.5 s at 200 accounts."""
 
     chromium_path: Path | None = None
-    """Chromium executable; found automatically (/usr/bin/chromium, chromium-browser, google-chrome) when unset."""
+    """Chromium executable; found automatically when unset: Debian's headless shell
+    (/usr/bin/chromium-headless-shell, half the memory per login) for headless runs, else /usr/bin/chromium,
+    chromium-browser or google-chrome."""
 
     chromium_sandbox: Annotated[Literal["auto", "on", "off"], BeforeValidator(_on_off_auto)] = "auto"
     """Chromium's own sandbox (its renderers in user, PID and network namespaces). ``auto``: on when this

@@ -7,17 +7,25 @@ VENV="${MAPAY_VENV:-$ROOT/.venv}"
 PYTHON_BIN="${PYTHON:-python3}"
 
 ensure_chromium() {
-  if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
-     || [ -n "${MAPAY_CHROMIUM_PATH:-}" ]; then
-    return
-  fi
-  if command -v apt-get >/dev/null 2>&1; then
-    echo ">> installing Debian's chromium (and a CJK font for readable screenshots)"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  # The headless shell runs the gateway (half the memory per login of the full browser); the full browser
+  # serves --headed runs and windowed recording.
+  [ -z "${MAPAY_CHROMIUM_PATH:-}" ] || return 0
+  local browser="" shell="" sudo=""
+  { command -v chromium || command -v chromium-browser; } >/dev/null 2>&1 && browser=1
+  command -v chromium-headless-shell >/dev/null 2>&1 && shell=1
+  [ -z "$browser" ] || [ -z "$shell" ] || return 0
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ -n "$browser" ] && command -v apt-get >/dev/null 2>&1; then
+    echo ">> installing Debian's chromium-headless-shell (the gateway's headless browser)"
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+        --no-install-recommends chromium-headless-shell >/dev/null; } \
+      || echo ">> chromium-headless-shell is not installable here: the full chromium runs headless (more memory per login)"
+  elif command -v apt-get >/dev/null 2>&1; then
+    echo ">> installing Debian's chromium and chromium-headless-shell (and a CJK font for readable screenshots)"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk fonts-dejavu-core >/dev/null
-  else
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium \
+      chromium-headless-shell fonts-noto-cjk fonts-dejavu-core >/dev/null
+  elif [ -z "$browser" ] && [ -z "$shell" ]; then
     echo ">> no system chromium and no apt-get: falling back to 'playwright install chromium' (needs internet)"
     "$VENV/bin/python" -m playwright install chromium
   fi

@@ -19,7 +19,7 @@ from tests.support.gateway import RunningGateway, running_gateway
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     """Debian's Chromium with the offline-friendly flags; never skip when it is missing: fail."""
-    executable = find_chromium()
+    executable = find_chromium(headless=browser_type_launch_args.get("headless", True))
     args = {**browser_type_launch_args, "args": list(LAUNCH_ARGS)}
     if executable is not None:
         args["executable_path"] = str(executable)

@@ -30,7 +30,11 @@ BROWSER_FLAGS = (
 # For Chromium started directly (a debugging-port browser in tests, the recorder), without Playwright.
 LAUNCH_ARGS = ("--no-sandbox", *BROWSER_FLAGS)
 
-_CANDIDATES = ("chromium", "chromium-browser", "chromium-headless-shell", "google-chrome", "google-chrome-stable")
+# Headless runs prefer Chromium's headless shell, as Playwright itself does: the full browser opens a window per
+# context in headless mode too, with a preloaded omnibox-popup WebUI renderer beside each page, which roughly
+# doubles the processes (and the memory) of a login (scripts/bench latency, issue 13).
+_HEADLESS_SHELL = "chromium-headless-shell"
+_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 SandboxSetting = Literal["auto", "on", "off"]
 
@@ -72,14 +76,15 @@ class SandboxDecision:
     reason: str
 
 
-def find_chromium(configured: Path | None = None) -> Path | None:
-    """The configured executable, else the system's Chromium; None means Playwright's own download."""
+def find_chromium(configured: Path | None = None, *, headless: bool = True) -> Path | None:
+    """The configured executable, else the system's Chromium (its headless shell first when ``headless``, never
+    for a window); None means Playwright's own download."""
     if configured is not None:
         return configured
     env = os.environ.get("MAPAY_CHROMIUM_PATH")
     if env:
         return Path(env)
-    for name in _CANDIDATES:
+    for name in (_HEADLESS_SHELL, *_BROWSERS) if headless else _BROWSERS:
         found = shutil.which(name)
         if found:
             return Path(found)

@@ -92,7 +92,7 @@ class BrowserRuntime:
         if slot.endpoint is None:
             options: dict[str, Any] = {"headless": self._headless, "args": list(BROWSER_FLAGS), "timeout": timeout,
                                        "chromium_sandbox": self.sandbox.enabled}
-            executable = find_chromium(self._settings.chromium_path)
+            executable = find_chromium(self._settings.chromium_path, headless=self._headless)
             if executable is not None:
                 options["executable_path"] = str(executable)
             browser = await chromium.launch(**options)

@@ -79,7 +79,7 @@ class Recorder:
         if self._browser is None:
             self._playwright = await async_playwright().start()
             options: dict[str, Any] = {"headless": self._headless, "args": list(LAUNCH_ARGS)}
-            executable = find_chromium(self._chromium_path)
+            executable = find_chromium(self._chromium_path, headless=self._headless)
             if executable is not None:
                 options["executable_path"] = str(executable)
             self._browser = await self._playwright.chromium.launch(**options)
