@@ -34,6 +34,9 @@ LAUNCH_ARGS = ("--no-sandbox", *BROWSER_FLAGS)
 # context in headless mode too, with a preloaded omnibox-popup WebUI renderer beside each page, which roughly
 # doubles the processes (and the memory) of a login (scripts/bench latency, issue 13).
 _HEADLESS_SHELL = "chromium-headless-shell"
+# Debian's /usr/bin/chromium-headless-shell is a script that runs this binary without exec: a signal to the
+# launched process would reach the script, not the browser. The binary itself is launched when it is there.
+_DEBIAN_HEADLESS_SHELL = Path("/usr/lib/chromium/chromium-headless-shell")
 _BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 SandboxSetting = Literal["auto", "on", "off"]
@@ -84,6 +87,8 @@ def find_chromium(configured: Path | None = None, *, headless: bool = True) -> P
     env = os.environ.get("MAPAY_CHROMIUM_PATH")
     if env:
         return Path(env)
+    if headless and os.access(_DEBIAN_HEADLESS_SHELL, os.X_OK):
+        return _DEBIAN_HEADLESS_SHELL
     for name in (_HEADLESS_SHELL, *_BROWSERS) if headless else _BROWSERS:
         found = shutil.which(name)
         if found:

@@ -100,7 +100,7 @@ async def command_line(context: BrowserContext) -> str:
 
 
 def ws_settings(endpoints: list[str]) -> dict[str, object]:
-    chromium = find_chromium()
+    chromium = find_chromium(headless=False)  # the full browser: chrome://version tells its command line
     assert chromium is not None, "Debian's chromium is required"
     return {"browser_endpoints": endpoints, "browser_remote_executable_path": str(chromium)}
 

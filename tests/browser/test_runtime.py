@@ -77,7 +77,7 @@ async def test_idle_accounts_hold_no_browser_context(tmp_path: Path, runtime: Br
 
 async def start_remote_chromium(port: int, profile_dir: Path) -> asyncio.subprocess.Process:
     """A Chromium with a remote debugging port on loopback, as browserless / a grid would expose."""
-    executable = find_chromium()
+    executable = find_chromium(headless=False)  # the full browser, as browserless or a grid runs it
     assert executable is not None, "Debian's chromium is required"
     process = await asyncio.create_subprocess_exec(
         str(executable), "--headless=new", *LAUNCH_ARGS, f"--remote-debugging-port={port}",

@@ -19,7 +19,7 @@ from tests.support.gateway import running_gateway
 @contextlib.asynccontextmanager
 async def remote_chromium(profile_dir: Path) -> AsyncIterator[str]:
     """A Chromium serving CDP on a loopback port, as browserless or a grid node does; yields its endpoint."""
-    executable = find_chromium()
+    executable = find_chromium(headless=False)  # the full browser, as browserless or a grid runs it
     assert executable is not None, "Debian's chromium is required"
     port = free_port()
     process = await asyncio.create_subprocess_exec(
