@@ -234,6 +234,12 @@ class Settings(BaseSettings):
     """Browser logins running at once (each one a context and a renderer); the others queue, the account whose
     oldest live order has waited longest first. Reads do not count: they go through plain HTTP."""
 
+    login_code_wait_seconds: float = Field(default=300.0, gt=0, le=86400)
+    """How long a login parked at its one-time-code step keeps its page waiting for the code (SMS codes
+    expire after a few minutes). Parked logins give their login slot back, but at most ``login_concurrency``
+    of them keep a page (the longest-waiting go first): memory stays bounded when many SMS accounts wait for
+    a person. A code typed after that has a new one sent at the next login."""
+
     browser_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     """Timeout of one provider page load or API call made through the browser."""
 

@@ -23,6 +23,7 @@ DESCRIPTIONS: dict[str, str] = {
     "notify_allow_private": "是否允许向内网或本机地址发送商户通知（商户网站常与网关在同一台机器或内网）。",
     "poll_interval_seconds": "账号有进行中订单时，两次读取收款流水的间隔（秒）。",
     "login_concurrency": "同时进行的浏览器登录最多几个（每个占用一个浏览器页面）；其余排队，订单等得最久的账号优先。读取流水不占名额。",
+    "login_code_wait_seconds": "登录停在短信验证码这一步时，页面最多保留多少秒等待验证码；同时保留的页面最多与同时登录数相同（等得最久的先关闭）。超时后输入的验证码无效，下次登录会重新发送。",
     "chromium_path": "Chromium 浏览器程序的路径；未设置时自动查找。",
     "chromium_sandbox": "Chromium 自带的沙箱：auto 能用时开启，on 强制开启，off 关闭。",
     "browser_agent": "是否用内置浏览器代理读取服务商后台；关闭后不会确认任何付款（仅用于测试或只收单的部署）。",

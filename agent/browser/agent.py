@@ -20,11 +20,11 @@ from agent.accounts.failures import classify
 from agent.accounts.otp import take_otp
 from agent.accounts.sessions import SessionStore
 from agent.appkeys import DB, SECRETS, SETTINGS
-from agent.browser.logins import LoginGate
+from agent.browser.logins import LoginGate, parked_to_close
 from agent.browser.runtime import BrowserRuntime
 from agent.captcha import CaptchaSolver
 from agent.crypto import SecretBox
-from agent.db import Database
+from agent.db import Database, now_ms
 from agent.profiles import ProfileError, profile_for
 from agent.providers.base import (
     AccountCredentials,
@@ -156,6 +156,19 @@ class BrowserAgent:
             except Exception as exc:  # one account's trouble must not stop the reaper for the others
                 if not self.storage.mark_failed(exc):
                     log.exception("idle_close_failed", account_id=provider.account.account_id)
+        await self._close_stale_parked_logins()
+
+    async def _close_stale_parked_logins(self) -> None:
+        """Logins parked for a one-time code keep a page each: at most ``login_concurrency`` of them, none
+        older than ``login_code_wait_seconds``."""
+        parked = [(since, p) for p in self._providers.values() if (since := p.parked_since_ms) is not None]
+        settings = self.settings
+        for provider in parked_to_close(parked, keep=settings.login_concurrency, now_ms=now_ms(),
+                                        max_age_ms=round(settings.login_code_wait_seconds * 1000)):
+            try:
+                await provider.drop_parked_login()
+            except Exception:  # one account's trouble must not stop the reaper for the others
+                log.exception("parked_login_close_failed", account_id=provider.account.account_id)
 
 
 BROWSER_AGENT = web.AppKey("browser_agent", BrowserAgent)

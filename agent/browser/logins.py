@@ -4,6 +4,9 @@ A login is the expensive part of an account's life (a context, a renderer, image
 after a restart or a provider-wide session purge hundreds of accounts may want one in the same second. The
 gate lets a fixed number through and queues the others by urgency: the account whose oldest live order has
 waited longest goes first (accounts with no live order, e.g. probes, after every account that has one).
+
+A login parked at its one-time-code step gives its slot back but keeps its page: :func:`parked_to_close`
+bounds those pages too (a count and an age), so many SMS accounts waiting for a person cannot fill memory.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import contextlib
 import heapq
 import itertools
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import TypeVar
 
 from agent.ops import metrics
+
+Parked = TypeVar("Parked")
 
 
 class LoginGate:
@@ -70,3 +76,11 @@ class LoginGate:
                 future.set_result(None)
         metrics.logins_running(self.running)
         metrics.logins_waiting(self.waiting)
+
+
+def parked_to_close(parked: Sequence[tuple[int, Parked]], *, keep: int, max_age_ms: int, now_ms: int) -> list[Parked]:
+    """Of the parked logins (when each had its code sent, ms), those whose page should close: older than
+    ``max_age_ms`` (the code has expired), and beyond the ``keep`` most recent (their codes are the likeliest
+    to arrive; the oldest waits are the likeliest abandoned)."""
+    newest_first = sorted(parked, key=lambda item: item[0], reverse=True)
+    return [login for index, (since, login) in enumerate(newest_first) if index >= keep or now_ms - since > max_age_ms]

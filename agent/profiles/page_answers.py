@@ -149,6 +149,17 @@ async def evaluate_settled(page: Page, script: str, arg: Any = None) -> Any:
     return await page.evaluate(script, arg)
 
 
+_IDENTITY_JS = """() => ({userAgent: navigator.userAgent, origin: {origin: location.origin,
+  localStorage: Object.keys(localStorage).map(name => ({name, value: localStorage.getItem(name)}))}})"""
+
+
+async def page_identity(page: Page) -> tuple[str, dict[str, Any]]:
+    """What a logged-in page adds to its cookies for reads without it: its User-Agent and its origin's
+    localStorage (as Playwright's ``storage_state`` spells an origin)."""
+    found = await evaluate_settled(page, _IDENTITY_JS)
+    return found["userAgent"], found["origin"]
+
+
 def decode_image(value: Any) -> bytes:
     """A picture given as base64, bare or as a ``data:`` URL."""
     text = str(value)

@@ -30,7 +30,7 @@ from agent.profiles.hooks import load_hooks
 from agent.profiles.http import BrowserGone, BrowserTransport, HttpTransport, Transport, classify_playwright
 from agent.profiles.login import LoginDriver
 from agent.profiles.model import Profile
-from agent.profiles.page_answers import evaluate_settled
+from agent.profiles.page_answers import page_identity
 from agent.profiles.reader import Reading, read_transactions
 from agent.providers.base import (
     AccountCredentials,
@@ -51,8 +51,6 @@ from agent.providers.services import LoginServices
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 RESTORE_CHECK_WINDOW = timedelta(minutes=1)  # a restored session is proven by reading this much
-_PAGE_STATE_JS = """() => ({userAgent: navigator.userAgent, origin: {origin: location.origin,
-  localStorage: Object.keys(localStorage).map(name => ({name, value: localStorage.getItem(name)}))}})"""
 
 
 class BrowserProvider:
@@ -116,10 +114,8 @@ class BrowserProvider:
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def close(self, *, save: bool = True) -> None:
-        """Save the session's latest cookies (when ``save``) and close the context and the HTTP client; a
-        parked OTP login is dropped."""
+        """Save the latest cookies (when ``save``), close the context (and a parked login) and the HTTP client."""
         async with self._lock:
-            self._driver = None
             await self._close_context(save=save)
             await self._close_http(save=save)
 
@@ -137,6 +133,18 @@ class BrowserProvider:
         if had_context:
             log.info("browser_context_idle_closed", account_id=self.account.account_id)
         return had_context
+
+    @property
+    def parked_since_ms(self) -> int | None:
+        """When the login parked at its one-time-code step had the code sent; None when none is parked."""
+        return None if self._driver is None else self._driver.otp_sent_at
+
+    async def drop_parked_login(self) -> None:
+        """Close a parked login's page (too old, or too many parked); the next login has a new code sent."""
+        if self._driver is not None and not self._lock.locked():
+            async with self._lock:
+                await self._close_context(save=False)
+            log.info("parked_login_dropped", account_id=self.account.account_id)
 
     async def _open(self, storage_state: dict[str, Any] | None) -> BrowserContext:
         self._context = await self._services.new_context(self.account.account_id, storage_state)
@@ -226,7 +234,6 @@ class BrowserProvider:
         log.warning("provider_failed", account_id=account_id, step=step, error=type(exc).__name__, detail=str(exc))
         await self._snapshot(step, exc)
         if driver is not None:
-            self._driver = None
             await self._close_context(save=False)
 
     async def _session_ended(self, exc: SessionExpired) -> None:
@@ -282,13 +289,10 @@ class BrowserProvider:
             await self._run_driver(await self._fresh_driver())
 
     async def _resume_login(self, driver: LoginDriver) -> None:
-        """Go on with a login parked at its one-time-code step (its page holds the SMS's login)."""
-        if driver.page.is_closed():
-            self._driver = None
-            await self._browser_login()
-            return
+        """Go on with a login parked at its one-time-code step (its page holds the SMS's login), or start afresh
+        when that page is gone (the browser died)."""
         async with self._services.gate.slot(self.waiting_since):
-            await self._run_driver(driver)
+            await self._run_driver(await self._fresh_driver() if driver.page.is_closed() else driver)
 
     # -- 人工接管 ------------------------------------------------------------------------------------------
     async def take_over(self, show: Callable[[Page], Awaitable[None]], timeout_seconds: float) -> None:
@@ -300,7 +304,6 @@ class BrowserProvider:
             try:
                 await self._job("takeover", lambda: self._login_with_person(show, timeout_seconds))
             except asyncio.CancelledError:  # the person gave up (取消接管) or the server stops
-                self._driver = None
                 await self._close_context(save=False)
                 raise
 
@@ -348,10 +351,9 @@ class BrowserProvider:
         metrics.login_attempted(self.profile.slug, ok=True)
         self._driver = None
         self.logins += 1
-        page_state = await evaluate_settled(driver.page, _PAGE_STATE_JS)
-        context = driver.page.context
-        self.session.logged_in([dict(c) for c in await context.cookies()], [page_state["origin"]], values,
-                               page_state["userAgent"], session_expiry(self.profile, values))
+        user_agent, origin = await page_identity(driver.page)
+        cookies = [dict(c) for c in await driver.page.context.cookies()]
+        self.session.logged_in(cookies, [origin], values, user_agent, session_expiry(self.profile, values))
         await driver.page.close()
         await self._save()
         if not self.reads_in_browser:  # reads need no browser: the context goes as soon as the login ends

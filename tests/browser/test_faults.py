@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -141,3 +142,30 @@ async def test_refused_one_time_code_waits_for_a_new_one(tmp_path: Path, runtime
         assert provider.health().state == HealthState.OK
         stats = await harness.stats()
     assert stats["otp_sent"] == 1 and stats["logins"] == 1
+
+
+async def test_a_login_parked_past_the_code_wait_closes_its_page_and_the_next_login_asks_for_a_new_code(
+        tmp_path: Path, runtime: BrowserRuntime) -> None:
+    from agent.accounts.otp import deliver_otp
+
+    async with harness_for("shengpay", tmp_path, runtime, login_code_wait_seconds=0.5,
+                           browser_idle_seconds=1) as harness, harness.agent() as agent:
+        provider = await harness.provider(agent)
+        with pytest.raises(NeedsHuman, match="waiting for the one-time code"):
+            await provider.login()
+        first_code = await harness.control.otp(USERNAME)
+        assert agent.live_contexts == 1  # the parked login's page
+        for _ in range(100):  # the reaper runs every idle/4 s
+            if agent.live_contexts == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert agent.live_contexts == 0
+        await deliver_otp(harness.db, harness.box, harness.account_id, first_code)  # typed too late
+        with pytest.raises(NeedsHuman, match="waiting for the one-time code"):
+            await provider.login()  # a fresh login: a new SMS, the stale code dropped
+        second_code = await harness.control.otp(USERNAME)
+        await deliver_otp(harness.db, harness.box, harness.account_id, second_code)
+        await provider.login()
+        assert provider.health().state == HealthState.OK
+        stats = await harness.stats()
+    assert stats["otp_sent"] == 2 and stats["logins"] == 1

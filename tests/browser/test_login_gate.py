@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agent.browser.logins import LoginGate
+from agent.browser.logins import LoginGate, parked_to_close
 
 
 async def test_queued_logins_enter_by_their_oldest_order_and_never_above_the_cap() -> None:
@@ -47,3 +47,11 @@ async def test_a_cancelled_waiter_gives_its_turn_away() -> None:
     release.set()
     await asyncio.gather(holder, later)
     assert waiter.cancelled() and gate.running == 0 and gate.waiting == 0
+
+
+def test_parked_logins_beyond_the_cap_or_past_the_code_wait_are_closed_oldest_first() -> None:
+    parked = [(1_000, "oldest"), (9_000, "newest"), (5_000, "middle"), (7_000, "recent")]
+    assert parked_to_close(parked, keep=2, max_age_ms=60_000, now_ms=10_000) == ["middle", "oldest"]
+    assert parked_to_close(parked, keep=10, max_age_ms=4_000, now_ms=10_000) == ["middle", "oldest"]
+    assert parked_to_close(parked, keep=10, max_age_ms=60_000, now_ms=10_000) == []
+    assert parked_to_close([], keep=0, max_age_ms=0, now_ms=10_000) == []
