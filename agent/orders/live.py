@@ -1,8 +1,8 @@
 """Live orders (pending, or expired within the late-payment grace) as the background work reads them.
 
-The matcher's candidates of an account, and which accounts the poll scheduler reads. The rows are returned as
-the database gives them: each caller maps them to its own record (``Candidate``, ``AccountNow``), so this
-package imports nothing of theirs.
+The matcher's candidates of an account, which accounts the poll scheduler reads, and whether a code still
+has a pending order. The rows are returned as the database gives them: each caller maps them to its own
+record (``Candidate``, ``AccountNow``), so this package imports nothing of theirs.
 """
 
 from __future__ import annotations
@@ -42,3 +42,12 @@ async def enabled_accounts(db: Database, now: int, expired_since: int) -> list[a
     ``fresh`` is whether one is pending and payable at ``now``; ``oldest``/``newest`` are the first and last
     creation times and ``orders`` how many; the last four are NULL for an account without live orders."""
     return await db.fetchall(_ENABLED_ACCOUNTS_SQL, (now, expired_since))
+
+
+async def has_pending_order(conn: aiosqlite.Connection, code_id: int) -> bool:
+    """Whether a pending order still holds one of the code's slots; on the caller's connection, so it is
+    read inside the caller's write transaction (``agent.codes`` refuses a new terminal id then)."""
+    async with conn.execute(
+        "SELECT 1 FROM orders WHERE code_id = ? AND status = 'pending' LIMIT 1", (code_id,)
+    ) as cursor:
+        return await cursor.fetchone() is not None
