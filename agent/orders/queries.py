@@ -87,6 +87,12 @@ async def figures(db: Database, start: int, end: int | None, now: int) -> Figure
     return Figures(row["orders"], row["paid"], row["live"], int(paid_fen))
 
 
+async def status_counts(db: Database) -> dict[str, int]:
+    """How many orders each status has, for ``/metrics`` (a status without orders is absent)."""
+    rows = await db.fetchall("SELECT status, count(*) FROM orders GROUP BY status")
+    return {row[0]: row[1] for row in rows}
+
+
 # --- the admin console ---------------------------------------------------------------------------------
 
 
