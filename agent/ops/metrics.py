@@ -19,6 +19,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from agent.appkeys import DB, SETTINGS
+from agent.orders import OrderStatus
 from agent.orders.queries import status_counts
 from agent.recurring import RecurringTask
 
@@ -58,7 +59,7 @@ LOOP_LAG = Gauge(
     "mapay_event_loop_lag_seconds", "How late the event loop woke a timer at the last probe.", registry=REGISTRY
 )
 
-ORDER_STATUSES = ("pending", "paid", "expired", "closed")
+ORDER_STATUSES = tuple(status.value for status in OrderStatus)
 LAG_PROBE_INTERVAL = 1.0
 
 
