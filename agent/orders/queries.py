@@ -1,6 +1,10 @@
-"""Reads of the ``orders`` table, written once for api.php, the native API, the cashier, the admin console and the CLI.
+"""Reads of the ``orders`` table, written once for api.php, the native API, the cashier, the admin console, the CLI,
+``/metrics`` and the alert watcher.
 
-Every read maps its rows to a typed record by column name. The writes are in ``agent.orders.transitions``.
+Every read of orders alone maps its rows to a typed record by column name; the joins that other tables' owners
+need (notify jobs, unmatched payments with their order) return rows for the caller's own record. The live
+orders of the matcher, the poll scheduler and the codes are in ``agent.orders.live``, the allocator's reads in
+``agent.orders.slots``, the writes in ``agent.orders.transitions``.
 """
 
 from __future__ import annotations
