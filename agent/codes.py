@@ -11,6 +11,7 @@ from agent.crypto import SecretBox
 from agent.db import Database, now_ms
 from agent.db.rows import record
 from agent.errors import CodeBusy, InvalidChange, NotFound
+from agent.orders import live
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +171,8 @@ class CodeBook:
         if not values:
             return current
         async with self._db.transaction() as conn:
-            if "terminal_id" in values:
-                async with conn.execute(
-                    "SELECT 1 FROM orders WHERE code_id = ? AND status = 'pending' LIMIT 1", (code_id,)
-                ) as cursor:
-                    if await cursor.fetchone() is not None:
-                        raise CodeBusy(f"code {code_id} has pending orders; change its terminal id after they end")
+            if "terminal_id" in values and await live.has_pending_order(conn, code_id):
+                raise CodeBusy(f"code {code_id} has pending orders; change its terminal id after they end")
             assignments = ", ".join(f"{column} = ?" for column in values)
             await conn.execute(f"UPDATE codes SET {assignments} WHERE id = ?", (*values.values(), code_id))
         return await self.code(code_id)

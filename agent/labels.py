@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from agent.orders import OrderStatus
+
 HEALTH = {"ok": "正常", "degraded": "降级", "login_failed": "登录失败", "needs_human": "需人工"}
-ORDER_STATUS = {"pending": "待支付", "paid": "已支付", "expired": "已过期", "closed": "已关闭"}
+ORDER_STATUS: dict[str, str] = {
+    OrderStatus.PENDING: "待支付", OrderStatus.PAID: "已支付", OrderStatus.EXPIRED: "已过期", OrderStatus.CLOSED: "已关闭",
+}
 NOTIFY_STATUS = {"pending": "待发送", "acked": "已确认", "failed": "已失败"}
 NOTIFY_OUTCOME = {"acked": "成功", "rejected": "被拒绝", "error": "出错"}
 TRANSACTION_STATUS = {"unmatched": "未匹配", "matched": "已匹配", "dismissed": "已忽略"}

@@ -17,6 +17,7 @@ from agent.audit import write_audit
 from agent.db import Database, now_ms
 from agent.db.rows import record, records
 from agent.errors import NotFound, OrderStateError
+from agent.orders import queries as order_queries
 from agent.providers.base import ProviderTransaction
 from agent.timefmt import to_ms
 
@@ -172,13 +173,9 @@ async def duplicates_of_order(db: Database, trade_no: str) -> list[StoredPayment
 
 
 async def unmatched_for_review(db: Database, limit: int) -> list[ReviewRow]:
-    rows = await db.fetchall(
-        "SELECT t.id, t.account_id, a.name AS account, t.provider_trade_no, t.amount_fen, t.channel, t.paid_at, "
-        "t.terminal_id, t.seen_at, t.duplicate_of, d.status AS duplicate_status FROM provider_transactions t "
-        "JOIN accounts a ON a.id = t.account_id LEFT JOIN orders d ON d.trade_no = t.duplicate_of "
-        "WHERE t.status = 'unmatched' ORDER BY t.paid_at DESC LIMIT ?", (limit,),
-    )
-    return records(ReviewRow, rows)
+    """Unmatched payments for the admin's review, latest paid first; the join with the duplicated order is
+    read by the orders owner."""
+    return records(ReviewRow, await order_queries.unmatched_for_review(db, limit))
 
 
 async def dismiss_transaction(db: Database, transaction_id: int, *, actor: str, reason: str) -> None:

@@ -1,4 +1,5 @@
-"""The source's shape: every table has one owning module, handlers hold no SQL, no import cycle, small modules.
+"""The source's shape: every table has one owning module, handlers hold no SQL, only agent/orders reads orders, no
+import cycle, small modules.
 
 Read together with the README's "Layout" section, which names each table's owner.
 """
@@ -17,6 +18,12 @@ NO_SQL = ("intake", "cashier", "admin/views", "cli")
 SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\s")
 STATUS_WRITE = re.compile(r"UPDATE\s+orders\s+SET\s+status\b")
 ORDERS_OWNER = "orders"
+# Where the orders table may be read and its statuses spelled out: its owner, and the migrations' triggers.
+ORDERS_SQL_HOMES = (f"{ORDERS_OWNER}/", "db/migrations/")
+ORDERS_READ = re.compile(r"\b(FROM|JOIN)\s+orders\b")  # SQL keywords are upper case here; prose is not
+MENTIONS_ORDERS = re.compile(r"\borders\b")
+ORDER_STATUS_LITERAL = re.compile(r"'(pending|paid|expired|closed)'")
+ORDER_STATUSES = frozenset({"pending", "paid", "expired", "closed"})
 
 MAX_LINES = 400
 
@@ -63,6 +70,48 @@ def test_only_the_orders_owner_writes_an_order_status() -> None:
         if STATUS_WRITE.search(text)
     ]
     assert found == [], "only agent/orders/transitions.py changes orders.status:\n" + "\n".join(found)
+
+
+def test_only_the_orders_owner_reads_orders_and_spells_its_statuses() -> None:
+    """No SQL outside ``agent/orders/`` (and the migrations) reads ``orders`` or names an order status.
+
+    A string literal is flagged when it holds ``FROM orders`` or ``JOIN orders`` (upper-case keywords, so
+    prose such as "taken from orders" is not SQL), or when it is SQL (SELECT/INSERT/UPDATE/DELETE) that
+    mentions the word ``orders`` and quotes 'pending', 'paid', 'expired' or 'closed'. SQL on other tables
+    with the same words (``notify_jobs`` has a 'pending' status, ``orders_live_by_amount`` is an index name)
+    does not mention the whole word ``orders`` and passes. Another component that needs orders calls a
+    function of ``agent.orders`` (``queries``, ``live``, ``slots``) instead."""
+    found = [
+        f"{_name(path)}:{line}: {text[:70]!r}"
+        for path in _modules()
+        if not _name(path).startswith(ORDERS_SQL_HOMES)
+        for line, text in _strings(path)
+        if ORDERS_READ.search(text)
+        or (SQL.search(text) and MENTIONS_ORDERS.search(text) and ORDER_STATUS_LITERAL.search(text))
+    ]
+    assert found == [], "reads of orders belong to agent/orders; call a function there:\n" + "\n".join(found)
+
+
+def test_order_statuses_are_listed_only_by_their_enum() -> None:
+    """Outside ``agent/orders/``, no tuple, list, set or dict key literal names two or more order statuses (say
+    ``("pending", "paid", "expired", "closed")``): such a list is ``OrderStatus``'s, and would miss a new status.
+    One status alone is not flagged: 'pending' is also a notify job's status, next to 'acked' and 'failed'."""
+    found = []
+    for path in _modules():
+        if _name(path).startswith(ORDERS_SQL_HOMES):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+                items = node.elts
+            elif isinstance(node, ast.Dict):
+                items = [key for key in node.keys if key is not None]
+            else:
+                continue
+            strings = {item.value for item in items if isinstance(item, ast.Constant) and isinstance(item.value, str)}
+            named = strings & ORDER_STATUSES
+            if len(named) >= 2:
+                found.append(f"{_name(path)}:{node.lineno}: {sorted(named)}")
+    assert found == [], "use agent.orders.OrderStatus for these:\n" + "\n".join(found)
 
 
 def _imports(path: Path, modules: set[str]) -> set[str]:

@@ -19,6 +19,7 @@ from agent.alerts.alerter import Alerter
 from agent.alerts.messages import AccountFacts, Alert, UnackedNotify, UnmatchedPayment
 from agent.db import Database, now_ms
 from agent.db.storage import StorageUnavailable
+from agent.orders import queries
 from agent.recurring import RecurringTask
 from agent.settings import Settings
 
@@ -37,18 +38,6 @@ _ACCOUNTS_SQL = (
     f"SELECT a.id, a.name, a.health, a.health_reason, {_FAILING_SINCE} AS since, p.name AS platform, "
     "a.failure_class "
     "FROM accounts a JOIN platforms p ON p.id = a.platform_id WHERE a.enabled = 1 ORDER BY a.id"
-)
-_STALE_NOTIFIES_SQL = (
-    "SELECT j.trade_no, j.attempts, j.last_error, j.created_at, o.pid, m.name AS merchant, o.out_trade_no, "
-    "o.money_fen FROM notify_jobs j JOIN orders o ON o.trade_no = j.trade_no JOIN merchants m ON m.pid = o.pid "
-    "WHERE j.status IN ('pending', 'failed') AND j.created_at <= ? ORDER BY j.created_at, j.trade_no"
-)
-_UNMATCHED_SQL = (
-    "SELECT t.id, t.provider_trade_no, t.amount_fen, t.channel, t.paid_at, a.name AS account, p.name AS platform, "
-    "t.duplicate_of, d.status AS duplicate_status FROM provider_transactions t "
-    "JOIN accounts a ON a.id = t.account_id JOIN platforms p ON p.id = a.platform_id "
-    "LEFT JOIN orders d ON d.trade_no = t.duplicate_of "
-    "WHERE t.status = 'unmatched' AND t.seen_at > ? AND t.seen_at <= ? ORDER BY t.seen_at, t.id"
 )
 
 _UNMATCHED_CURSOR = "unmatched_seen_at"
@@ -130,7 +119,7 @@ class AlertWatcher:
         stale = [
             UnackedNotify(row["trade_no"], row["pid"], row["merchant"], row["out_trade_no"], row["money_fen"],
                           row["attempts"], row["last_error"], row["created_at"])
-            for row in await self._db.fetchall(_STALE_NOTIFIES_SQL, (cutoff,))
+            for row in await queries.stale_notifies(self._db, cutoff)
         ]
         still = {messages.notify_key(job.trade_no) for job in stale}
         for key in self._alerter.active_keys("notify:"):
@@ -151,7 +140,7 @@ class AlertWatcher:
         upto = now - UNMATCHED_SETTLE_MS
         if upto <= since:
             return
-        rows = await self._db.fetchall(_UNMATCHED_SQL, (since, upto))
+        rows = await queries.unmatched_seen(self._db, since, upto)
         for row in rows:
             payment = UnmatchedPayment(
                 row["id"], row["account"], row["platform"], row["provider_trade_no"], row["amount_fen"],

@@ -24,36 +24,19 @@ from typing import Any
 from agent.accounts.failures import describe
 from agent.allocation.amounts import EligibleCode, amount_candidates, choose_slot, scope_key
 from agent.errors import AccountsUnavailable, AllocationError, AmountsExhausted, NoCodeAvailable
+from agent.orders import slots
 from agent.providers.base import HealthState
 from agent.settings import Settings
 
 _FIRST_CHUNK = 8  # candidate amounts whose taken slots are read at once; doubles when all are taken
 
-_ELIGIBLE_SQL = (
-    "SELECT c.id, c.account_id, c.terminal_id, p.has_terminal, c.daily_cap_fen, c.last_used_at, "
-    # today's (China time) paid and pending pay amounts, for capped codes only
-    "CASE WHEN c.daily_cap_fen IS NULL THEN 0 ELSE (SELECT coalesce(sum(o.pay_amount_fen), 0) FROM orders o "
-    "WHERE o.code_id = c.id AND o.created_at >= ? AND o.status IN ('pending', 'paid')) END, "
-    # a degraded account's codes take orders until failing_since + the grace (NULL: healthy)
-    "CASE WHEN a.health = 'ok' THEN NULL ELSE a.failing_since END "
-    "FROM codes c JOIN accounts a ON a.id = c.account_id JOIN platforms p ON p.id = a.platform_id "
-    "WHERE c.enabled = 1 AND a.enabled = 1 "
-    "AND (a.health = 'ok' OR (a.health = 'degraded' AND a.failing_since IS NOT NULL)) "
-    "ORDER BY c.last_used_at, c.id"
-)
 # Why no code can take an order: every account that has an enabled code, with its state.
 _UNAVAILABLE_SQL = (
     "SELECT a.name, p.name, a.enabled, a.health, a.failure_class FROM accounts a "
     "JOIN platforms p ON p.id = a.platform_id "
     "WHERE EXISTS (SELECT 1 FROM codes c WHERE c.account_id = a.id AND c.enabled = 1) ORDER BY a.id"
 )
-# Scopes never contain the unit separator; were one to, the unique index would still refuse the clash.
-_SEPARATOR = "\x1f"
 _NONE: frozenset[str] = frozenset()
-_TAKEN_SQL = (
-    "SELECT pay_amount_fen, group_concat(scope, char(31)) FROM orders INDEXED BY orders_live_by_amount "
-    "WHERE status = 'pending' AND pay_amount_fen BETWEEN ? AND ? GROUP BY pay_amount_fen"
-)
 _QUARANTINED_SQL = (
     "SELECT pay_amount_fen, scope, until FROM amount_quarantine WHERE pay_amount_fen BETWEEN ? AND ? AND until > ?"
 )
@@ -96,7 +79,7 @@ class PoolView:
     @classmethod
     def load(cls, conn: sqlite3.Connection, day_start: int, settings: Settings) -> PoolView:
         """Read the eligible codes (LRU order) and today's use of the capped ones."""
-        rows = conn.execute(_ELIGIBLE_SQL, (day_start,)).fetchall()
+        rows = slots.eligible_codes(conn, day_start)
         codes = [EligibleCode(row[0], row[1], scope_key(row[1], row[2], bool(row[3])), row[4]) for row in rows]
         used_today = {row[0]: row[6] for row in rows if row[4] is not None}
         grace_ms = int(settings.degraded_grace_seconds * 1000)
@@ -189,11 +172,8 @@ class PoolView:
         ranges = _merged_ranges([amount for amount in chunk if amount not in self._loaded] for chunk in chunks)
         if not ranges:
             return
-        rows = conn.execute(
-            " UNION ALL ".join([_TAKEN_SQL] * len(ranges)), [bound for span in ranges for bound in span]
-        ).fetchall()
-        for amount, scopes in rows:
-            self._taken[amount] = set(scopes.split(_SEPARATOR))
+        for amount, scopes in slots.taken_slots(conn, ranges):
+            self._taken[amount] = set(scopes.split(slots.SCOPE_SEPARATOR))
         quarantined = conn.execute(
             " UNION ALL ".join([_QUARANTINED_SQL] * len(ranges)),
             [value for low, high in ranges for value in (low, high, self._now)],

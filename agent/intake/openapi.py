@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.intake.fields import PAY_TYPES, PID_MAX
+from agent.orders import OrderStatus
 from agent.web.requests import JSON_MAX_BYTES, JSON_MAX_DEPTH
 
 _YUAN = {"type": "string", "pattern": r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$", "examples": ["12.50"]}
@@ -50,7 +51,7 @@ _ORDER = {
         "name": _string("Product name (at most 127 UTF-8 bytes)"),
         "money": {**_YUAN, "description": "The merchant's amount in yuan: notifies always carry this"},
         "pay_amount": {**_YUAN, "description": "What the payer must pay: money adjusted to be unique"},
-        "status": _string("Order state", enum=["pending", "paid", "expired", "closed"]),
+        "status": _string("Order state", enum=[status.value for status in OrderStatus]),
         "payurl": _string("Cashier page to send the payer to", format="uri"),
         "created_at": _string("ISO 8601, China time", format="date-time"),
         "expires_at": _string("ISO 8601, China time", format="date-time"),

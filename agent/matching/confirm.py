@@ -19,7 +19,7 @@ from agent.db.rows import records
 from agent.errors import NotFound, OrderStateError
 from agent.matching.matcher import Candidate, Payment, match
 from agent.ops import metrics
-from agent.orders import Order
+from agent.orders import Order, live
 from agent.orders.transitions import (
     CONFIRMABLE,
     close_order,
@@ -47,13 +47,6 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-_CANDIDATES_SQL = (
-    "SELECT o.trade_no, o.account_id, CASE WHEN p.has_terminal THEN c.terminal_id END AS terminal_id, o.type, "
-    "o.pay_amount_fen, o.created_at, o.expires_at "
-    "FROM orders o JOIN codes c ON c.id = o.code_id JOIN accounts a ON a.id = o.account_id "
-    "JOIN platforms p ON p.id = a.platform_id "
-    "WHERE o.account_id = ? AND (o.status = 'pending' OR (o.status = 'expired' AND o.expires_at >= ?))"
-)
 _DUPLICATE_WINDOW_MS = 86_400_000  # the longest quarantine settings allow
 
 
@@ -82,8 +75,7 @@ async def match_account(
 async def _confirm_matches(
     db: Database, account_id: int, *, skew_ms: int, grace_ms: int, now: int
 ) -> list[Confirmation]:
-    rows = await db.fetchall(_CANDIDATES_SQL, (account_id, now - grace_ms))
-    candidates = records(Candidate, rows)
+    candidates = records(Candidate, await live.match_candidates(db, account_id, now - grace_ms))
     if not candidates:
         return []
     oldest = min(order.created_at for order in candidates) - skew_ms

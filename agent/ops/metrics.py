@@ -19,6 +19,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from agent.appkeys import DB, SETTINGS
+from agent.orders import OrderStatus
+from agent.orders.queries import status_counts
 from agent.recurring import RecurringTask
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -57,7 +59,7 @@ LOOP_LAG = Gauge(
     "mapay_event_loop_lag_seconds", "How late the event loop woke a timer at the last probe.", registry=REGISTRY
 )
 
-ORDER_STATUSES = ("pending", "paid", "expired", "closed")
+ORDER_STATUSES = tuple(status.value for status in OrderStatus)
 LAG_PROBE_INTERVAL = 1.0
 
 
@@ -152,14 +154,14 @@ class _Forward(Collector):
 
 async def render(app: web.Application) -> bytes:
     """The exposition text: the process-wide metrics plus this gateway's orders and unmatched payments."""
-    rows = await app[DB].fetchall("SELECT status, count(*) FROM orders GROUP BY status")
+    counts = await status_counts(app[DB])
     unmatched = await app[DB].fetchall(
         "SELECT CASE WHEN duplicate_of IS NULL THEN 'other' ELSE 'duplicate' END, count(*) "
         "FROM provider_transactions WHERE status = 'unmatched' GROUP BY 1"
     )
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(_Forward())
-    scrape.register(_OrderCounts({row[0]: row[1] for row in rows}))
+    scrape.register(_OrderCounts(counts))
     scrape.register(_UnmatchedCounts({row[0]: row[1] for row in unmatched}))
     return generate_latest(scrape)
 

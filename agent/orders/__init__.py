@@ -1,4 +1,5 @@
-"""The ``orders`` table's owner: the record, its reads (``queries``) and the only writer of its status (``transitions``).
+"""The ``orders`` table's owner: the record, its reads (``queries``, ``live``, ``slots``) and the only writer of its
+status (``transitions``).
 
 ``transitions`` is imported by name (``agent.orders.transitions``), not from here, so that reading an order
 never pulls in the write side and its dependencies.

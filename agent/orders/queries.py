@@ -1,12 +1,18 @@
-"""Reads of the ``orders`` table, written once for api.php, the native API, the cashier, the admin console and the CLI.
+"""Reads of the ``orders`` table, written once for api.php, the native API, the cashier, the admin console, the CLI,
+``/metrics`` and the alert watcher.
 
-Every read maps its rows to a typed record by column name. The writes are in ``agent.orders.transitions``.
+Every read of orders alone maps its rows to a typed record by column name; the joins that other tables' owners
+need (notify jobs, unmatched payments with their order) return rows for the caller's own record. The live
+orders of the matcher, the poll scheduler and the codes are in ``agent.orders.live``, the allocator's reads in
+``agent.orders.slots``, the writes in ``agent.orders.transitions``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import aiosqlite
 
 from agent.db import Database
 from agent.db.rows import records
@@ -85,6 +91,12 @@ async def figures(db: Database, start: int, end: int | None, now: int) -> Figure
     )
     assert row is not None  # an aggregate always has a row
     return Figures(row["orders"], row["paid"], row["live"], int(paid_fen))
+
+
+async def status_counts(db: Database) -> dict[str, int]:
+    """How many orders each status has, for ``/metrics`` (a status without orders is absent)."""
+    rows = await db.fetchall("SELECT status, count(*) FROM orders GROUP BY status")
+    return {row[0]: row[1] for row in rows}
 
 
 # --- the admin console ---------------------------------------------------------------------------------
@@ -215,6 +227,45 @@ async def attach_suggestions(
          amount_fen, limit),
     )
     return records(Suggestion, rows)
+
+
+# --- other tables' rows read with their order's fields ------------------------------------------------
+# The callers own those tables and map the rows to their own records.
+
+
+async def stale_notifies(db: Database, created_before: int) -> list[aiosqlite.Row]:
+    """Notify jobs still pending or failed that were queued at or before ``created_before``, oldest first, with
+    their order's pid, out_trade_no and money_fen and the merchant's name (the alert watcher)."""
+    return await db.fetchall(
+        "SELECT j.trade_no, j.attempts, j.last_error, j.created_at, o.pid, m.name AS merchant, o.out_trade_no, "
+        "o.money_fen FROM notify_jobs j JOIN orders o ON o.trade_no = j.trade_no JOIN merchants m ON m.pid = o.pid "
+        "WHERE j.status IN ('pending', 'failed') AND j.created_at <= ? ORDER BY j.created_at, j.trade_no",
+        (created_before,),
+    )
+
+
+async def unmatched_seen(db: Database, since: int, upto: int) -> list[aiosqlite.Row]:
+    """Unmatched provider payments first seen in (since, upto], in that order, with the account's and platform's
+    names and the status of the order whose slot a duplicate landed on (the alert watcher)."""
+    return await db.fetchall(
+        "SELECT t.id, t.provider_trade_no, t.amount_fen, t.channel, t.paid_at, a.name AS account, p.name AS platform, "
+        "t.duplicate_of, d.status AS duplicate_status FROM provider_transactions t "
+        "JOIN accounts a ON a.id = t.account_id JOIN platforms p ON p.id = a.platform_id "
+        "LEFT JOIN orders d ON d.trade_no = t.duplicate_of "
+        "WHERE t.status = 'unmatched' AND t.seen_at > ? AND t.seen_at <= ? ORDER BY t.seen_at, t.id",
+        (since, upto),
+    )
+
+
+async def unmatched_for_review(db: Database, limit: int) -> list[aiosqlite.Row]:
+    """The ``limit`` latest-paid unmatched provider payments with the account's name and the status of the
+    order whose slot a duplicate landed on (``agent.provider_transactions.ReviewRow``'s columns)."""
+    return await db.fetchall(
+        "SELECT t.id, t.account_id, a.name AS account, t.provider_trade_no, t.amount_fen, t.channel, t.paid_at, "
+        "t.terminal_id, t.seen_at, t.duplicate_of, d.status AS duplicate_status FROM provider_transactions t "
+        "JOIN accounts a ON a.id = t.account_id LEFT JOIN orders d ON d.trade_no = t.duplicate_of "
+        "WHERE t.status = 'unmatched' ORDER BY t.paid_at DESC LIMIT ?", (limit,),
+    )
 
 
 def _where(*conditions: tuple[str, Any]) -> tuple[str, list[Any]]:

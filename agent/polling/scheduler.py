@@ -45,6 +45,7 @@ from agent.db import Database, now_ms
 from agent.matching import expire_overdue, match_account, record_transactions
 from agent.ops import metrics
 from agent.ops.drain import Drain
+from agent.orders import live
 from agent.providers.base import (
     HealthState,
     Provider,
@@ -63,15 +64,6 @@ VIEW_S = 0.25  # the accounts' view is read again at most this often (jobs end m
 REMATCH_S = 15.0  # the matcher runs at least this often for a polled account, new records or not
 STOPPED = frozenset({HealthState.LOGIN_FAILED, HealthState.NEEDS_HUMAN})  # wait for a person
 PROBE_WINDOW = timedelta(minutes=2)  # what a probe reads: enough to prove the back office answers
-
-_ACCOUNTS_SQL = (
-    "SELECT a.id, p.slug, a.health, a.revision, a.probe_requested_at, l.fresh, l.oldest, l.orders, l.newest "
-    "FROM accounts a JOIN platforms p ON p.id = a.platform_id LEFT JOIN ("
-    "SELECT account_id, MAX(status = 'pending' AND expires_at >= ?) AS fresh, MIN(created_at) AS oldest, "
-    "COUNT(*) AS orders, MAX(created_at) AS newest "
-    "FROM orders WHERE status = 'pending' OR (status = 'expired' AND expires_at >= ?) GROUP BY account_id"
-    ") l ON l.account_id = a.id WHERE a.enabled = 1"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +220,7 @@ class PollScheduler:
 
     async def _enabled_accounts(self) -> list[AccountNow]:
         now = now_ms()
-        rows = await self._db.fetchall(_ACCOUNTS_SQL, (now, now - self._settings.late_payment_grace_seconds * 1000))
+        rows = await live.enabled_accounts(self._db, now, now - self._settings.late_payment_grace_seconds * 1000)
         return [
             AccountNow(row[0], row[1], HealthState(row[2]), row[3], row[4], row[6] is not None, bool(row[5]), row[6],
                        (row[7] or 0, row[8] or 0))
