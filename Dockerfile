@@ -51,7 +51,8 @@ ENV DEBIAN_FRONTEND=noninteractive
 # screenshots of Chinese pages readable (5 MB instead of fonts-noto-cjk's 91 MB); tini reaps Chromium's
 # child processes. chromium-common depends on x11-utils and xdg-utils, which only the full browser's
 # desktop wrapper uses; they pull in Mesa and LLVM (~165 MB), so empty stand-ins satisfy them
-# (docker/stub-deb).
+# (docker/stub-deb). The browser is the binary in /usr/lib/chromium: the /usr/bin script runs it without
+# exec, so a signal to the launched process would stop the script and leave the browser running.
 COPY docker/debian.sources /etc/apt/sources.list.d/debian.sources
 COPY docker/stub-deb /usr/local/sbin/stub-deb
 COPY docker/dpkg-excludes /etc/dpkg/dpkg.cfg.d/mapay-excludes
@@ -82,8 +83,8 @@ ENV PATH=/opt/mapay/bin:$PATH \
     MAPAY_PORT=8000 \
     MAPAY_DATA_DIR=/data \
     MAPAY_SHIPPED_PROFILES_DIR=/opt/mapay/profiles \
-    MAPAY_CHROMIUM_PATH=/usr/bin/chromium-headless-shell \
-    MAPAY_BROWSER_REMOTE_EXECUTABLE_PATH=/usr/bin/chromium-headless-shell
+    MAPAY_CHROMIUM_PATH=/usr/lib/chromium/chromium-headless-shell \
+    MAPAY_BROWSER_REMOTE_EXECUTABLE_PATH=/usr/lib/chromium/chromium-headless-shell
 # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
 WORKDIR /home/mapay

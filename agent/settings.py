@@ -114,7 +114,7 @@ class Settings(BaseSettings):
 
     chromium_path: Path | None = None
     """Chromium executable; found automatically when unset: Debian's headless shell
-    (/usr/bin/chromium-headless-shell, half the memory per login) for headless runs, else /usr/bin/chromium,
+    (/usr/lib/chromium/chromium-headless-shell, half the memory per login) for headless runs, else /usr/bin/chromium,
     chromium-browser or google-chrome."""
 
     chromium_sandbox: Annotated[Literal["auto", "on", "off"], BeforeValidator(_on_off_auto)] = "auto"
