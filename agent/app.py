@@ -15,6 +15,7 @@ from agent.crypto import load_secret_box
 from agent.db import Database
 from agent.db.storage import StorageHealth
 from agent.merchants import MerchantBook
+from agent.notify.egress import EGRESS, EgressPolicy
 from agent.ops import connections
 from agent.platforms import sync_platforms_soon
 from agent.providers.base import ProviderFactory
@@ -39,6 +40,8 @@ def create_app(settings: Settings, *, provider_factory: ProviderFactory | None =
     app[SETTINGS] = settings
     app[SECRETS] = load_secret_box(settings)
     app[LISTENING] = Listening(settings.host, settings.port)  # the server adds what it really bound
+    app[EGRESS] = EgressPolicy(  # where notifies may go: judged when an order is placed and when one is sent
+        allow_private=settings.notify_allow_private, listening=app[LISTENING], public_url=settings.public_url)
     app[STORAGE] = StorageHealth(settings.data_dir)  # exists before the database: listeners may subscribe now
     connections.setup(app)  # outermost middleware: request deadlines for slow clients (agent/ops/connections.py)
     headers.setup(app)  # nosniff, Referrer-Policy everywhere; no framing and a CSP on the admin console

@@ -11,11 +11,12 @@ from agent.appkeys import DB, MERCHANTS, SETTINGS
 from agent.intake import epay_routes, native, v2_routes
 from agent.intake.errors import intake_errors
 from agent.intake.service import INTAKE, IntakeService
+from agent.notify.egress import EGRESS
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:
     db = app[DB]
-    app[INTAKE] = IntakeService(db, app[MERCHANTS], Allocator(db, app[SETTINGS]))
+    app[INTAKE] = IntakeService(db, app[MERCHANTS], Allocator(db, app[SETTINGS]), app[EGRESS])
     yield
 
 

@@ -10,6 +10,7 @@ from agent.db import Database
 from agent.intake.errors import STORAGE_REFUSAL, IntakeError, Reason, RetryLater
 from agent.intake.fields import parse_pid
 from agent.merchants import Merchant, MerchantBook
+from agent.notify.egress import EgressPolicy
 from agent.orders import Order, OrderStatus, get_order, get_order_by_out_trade_no
 
 # Fields whose change on a re-used out_trade_no means a different order, per the epay rules.
@@ -18,10 +19,11 @@ _FIELD_NAMES = {"money_fen": "money"}
 
 
 class IntakeService:
-    def __init__(self, db: Database, merchants: MerchantBook, allocator: Allocator) -> None:
+    def __init__(self, db: Database, merchants: MerchantBook, allocator: Allocator, egress: EgressPolicy) -> None:
         self._db = db
         self._merchants = merchants
         self._allocator = allocator
+        self._egress = egress
 
     async def signed_merchant(self, params: dict[str, str]) -> Merchant:
         """The enabled merchant whose key signed ``params`` (MD5 rule of epay V1)."""
@@ -48,6 +50,9 @@ class IntakeService:
         Inserting first and looking up only on a clash keeps the common case to one transaction. While the
         storage is failing (full disk) nothing is tried: the storage probe says when writes work again.
         """
+        refusal = self._egress.order_refusal(draft.notify_url)
+        if refusal is not None:
+            raise IntakeError(refusal)
         storage = self._db.storage
         if storage.failing:
             raise RetryLater(STORAGE_REFUSAL.format(message=storage.message))

@@ -6,12 +6,11 @@ import aiohttp
 from aiohttp import web
 
 from agent.appkeys import DB, MERCHANTS, SETTINGS
-from agent.notify.egress import EgressPolicy
+from agent.notify.egress import EGRESS
 from agent.notify.outbox import requeue
 from agent.notify.worker import Notifier
 from agent.ops.drain import DRAIN
 from agent.platform_key import PLATFORM_KEY
-from agent.web.listening import LISTENING
 
 NOTIFIER = web.AppKey("notifier", Notifier)
 
@@ -25,9 +24,7 @@ def setup(app: web.Application) -> None:
 
 async def _notifier(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    policy = EgressPolicy(
-        allow_private=settings.notify_allow_private, listening=app[LISTENING], public_url=settings.public_url
-    )
+    policy = app[EGRESS]
     async with aiohttp.ClientSession(
         headers={"User-Agent": "mapay-notify/1.0"},
         connector=aiohttp.TCPConnector(limit=settings.notify_concurrency, socket_factory=policy.socket_factory),

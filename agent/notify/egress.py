@@ -11,6 +11,10 @@ Always refused: the gateway's own listening addresses (and its public URL), link
 (169.254.0.0/16, fe80::/10, which hold the cloud metadata services) and AWS's IPv6 metadata address
 fd00:ec2::254. Loopback and private addresses are allowed unless ``MAPAY_NOTIFY_ALLOW_PRIVATE=false``:
 merchant sites often live on the same host or network.
+
+What can be judged without DNS (an IP literal, the public URL) is also judged when the order is placed
+(:meth:`EgressPolicy.order_refusal`), so the merchant hears at once that its notify_url can never be called
+instead of waiting for notifies that never come.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import socket
 from urllib.parse import urlsplit
 
 from aiohappyeyeballs import AddrInfoType
+from aiohttp import web
 
 from agent.web.listening import Listening
 
@@ -31,6 +36,19 @@ ALWAYS_REFUSED = (
     ipaddress.ip_network("fe80::/10"),  # IPv6 link-local
     ipaddress.ip_network("fd00:ec2::254/128"),  # AWS metadata over IPv6
 )
+
+
+LINK_LOCAL = "link-local or cloud metadata address"
+OWN_ADDRESS = "the gateway's own address"
+PRIVATE = "private or loopback address (MAPAY_NOTIFY_ALLOW_PRIVATE=false)"
+OWN_URL = "the gateway's own public URL"
+# What the merchant reads when an order's notify_url is refused at once (the English stays in logs).
+_ZH = {
+    LINK_LOCAL: "不能是链路本地地址或云服务器元数据地址",
+    OWN_ADDRESS: "不能指向本网关自身",
+    PRIVATE: "不能是内网或本机地址（网关设置了 MAPAY_NOTIFY_ALLOW_PRIVATE=false）",
+    OWN_URL: "不能指向本网关自身",
+}
 
 
 class NotifyRefused(OSError):
@@ -75,11 +93,11 @@ class EgressPolicy:
         except ValueError:
             return "not an IP address"
         if any(address in network for network in ALWAYS_REFUSED):
-            return "link-local or cloud metadata address"
+            return LINK_LOCAL
         if self._is_own_listener(address, port):
-            return "the gateway's own address"
+            return OWN_ADDRESS
         if not self._allow_private and not address.is_global:
-            return "private or loopback address (MAPAY_NOTIFY_ALLOW_PRIVATE=false)"
+            return PRIVATE
         return None
 
     def url_refusal(self, url: str) -> str | None:
@@ -89,8 +107,22 @@ class EgressPolicy:
             return "only http(s) URLs are notified"
         base = self._public_url
         if base and (url == base or url.startswith((base + "/", base + "?"))):
-            return "the gateway's own public URL"
+            return OWN_URL
         return None
+
+    def order_refusal(self, notify_url: str) -> str | None:
+        """Why an order's (well-formed) ``notify_url`` could never be notified, in Chinese for the merchant;
+        judged without DNS: a host name is judged on the addresses it resolves to when a notify is sent."""
+        parts = urlsplit(notify_url)
+        reason = self.url_refusal(notify_url)
+        if reason is None and parts.hostname:
+            try:
+                _address(parts.hostname)
+            except ValueError:
+                return None  # a name
+            port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+            reason = self.refusal(parts.hostname, port)
+        return None if reason is None else "notify_url " + _ZH.get(reason, "不可用")
 
     def socket_factory(self, addr_info: AddrInfoType) -> socket.socket:
         """aiohttp's ``TCPConnector(socket_factory=...)``: a socket only for an allowed address."""
@@ -115,3 +147,5 @@ class EgressPolicy:
                 return True
         return False
 
+
+EGRESS = web.AppKey("egress", EgressPolicy)

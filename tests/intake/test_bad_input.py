@@ -40,6 +40,10 @@ SIGNED_FIELD_CASES: dict[str, tuple[dict[str, str | None], str]] = {
     "notify_url without host": ({"notify_url": "http://"}, "notify_url"),
     "notify_url with a space": ({"notify_url": "http://127.0.0.1/a b"}, "notify_url"),
     "notify_url too long": ({"notify_url": "http://127.0.0.1/" + "a" * 1100}, "notify_url"),
+    "notify_url at the cloud metadata service": ({"notify_url": "http://169.254.169.254/latest/meta-data"}, "元数据"),
+    "notify_url at IPv6 link-local": ({"notify_url": "http://[fe80::1]/n"}, "元数据"),
+    "notify_url at metadata, IPv4-mapped": ({"notify_url": "http://[::ffff:169.254.169.254]/n"}, "元数据"),
+    "notify_url at AWS IPv6 metadata": ({"notify_url": "http://[fd00:ec2::254]/n"}, "元数据"),
     "return_url not http": ({"return_url": "ftp://127.0.0.1/r"}, "return_url"),
     "unknown type": ({"type": "paypal"}, "type"),
     "type missing on mapi": ({"type": None}, "type"),
@@ -194,3 +198,22 @@ async def test_submit_escapes_what_it_echoes(gateway: RunningGateway, before: li
     ) as response:
         page = await response.text()
     assert response.status == 400 and "<script>" not in page
+
+
+async def test_a_notify_url_at_the_gateway_itself_is_refused_when_the_order_is_placed(
+    gateway: RunningGateway, merchant: Merchant, before: list[object]
+) -> None:
+    _refused(await mapi(gateway, merchant, notify_url=gateway.url + "/mapi.php"), "本网关")
+    assert await snapshot(gateway) == before
+
+
+@pytest.mark.parametrize("settings_overrides", [{"notify_allow_private": False}])
+async def test_private_notify_urls_are_refused_at_once_when_private_notifies_are_off(
+    gateway: RunningGateway, merchant: Merchant, code: Code, settings_overrides: dict[str, object]
+) -> None:
+    before = await snapshot(gateway)
+    for url in ("http://10.1.2.3/n", "http://127.0.0.1:9/n", "http://[::1]/n"):
+        _refused(await mapi(gateway, merchant, notify_url=url), "内网")
+    assert await snapshot(gateway) == before
+    # a name is judged on what it resolves to when a notify is sent, not here
+    assert (await mapi(gateway, merchant, notify_url="http://shop.example/notify"))["code"] == 1
