@@ -86,9 +86,9 @@ def test_a_profile_in_the_deployers_folder_is_a_platform_accounts_can_use(cli_en
 
 def test_errors_are_clear_and_nonzero(cli_env: dict[str, str]) -> None:
     result = mapay(cli_env, "merchant", "rotate-key", "999", ok=False)
-    assert result.returncode == 1 and "not found" in result.stderr
+    assert result.returncode == 1 and "商户 999 不存在" in result.stderr
     result = mapay(cli_env, "code", "add", "--account", "42", "--payload", "x", ok=False)
-    assert result.returncode == 1 and "account 42 not found" in result.stderr
+    assert result.returncode == 1 and "账号 42 不存在" in result.stderr
     result = mapay(cli_env, "order", "show", "nope", ok=False)
     assert result.returncode == 1
 
