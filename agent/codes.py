@@ -31,6 +31,7 @@ _CODE_SQL = (
     "SELECT id, account_id, label, payload, image IS NOT NULL AS has_image, terminal_id, enabled, "
     "daily_cap_fen, last_used_at FROM codes"
 )
+_ROW_NAMES = {"codes": "收款码", "accounts": "账号"}  # what a missing row is called in the refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +128,9 @@ class CodeBook:
         daily_cap_fen: int | None = None,
     ) -> Code:
         if payload is None and image is None:
-            raise InvalidChange("a code needs a QR payload or an image")
+            raise InvalidChange("收款码需要二维码内容或二维码图片")
         if await self._db.fetchval("SELECT 1 FROM accounts WHERE id = ?", (account_id,)) is None:
-            raise NotFound(f"account {account_id} not found")
+            raise NotFound(f"账号 {account_id} 不存在")
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO codes (account_id, label, payload, image, image_type, terminal_id, daily_cap_fen, "
@@ -143,7 +144,7 @@ class CodeBook:
     async def code(self, code_id: int) -> Code:
         row = await self._db.fetchone(f"{_CODE_SQL} WHERE id = ?", (code_id,))
         if row is None:
-            raise NotFound(f"code {code_id} not found")
+            raise NotFound(f"收款码 {code_id} 不存在")
         return _code(row)
 
     async def codes(self, account_id: int | None = None) -> list[Code]:
@@ -163,7 +164,7 @@ class CodeBook:
         unique in the old terminal's scope, and matching by the new one could make two of them look alike.
         """
         if daily_cap_fen is not UNCHANGED and daily_cap_fen is not None and daily_cap_fen <= 0:
-            raise InvalidChange("a daily cap must be more than zero")
+            raise InvalidChange("每日限额必须大于零")
         current = await self.code(code_id)
         values = _changes(
             current, label=UNCHANGED if label is None else label, terminal_id=terminal_id, daily_cap_fen=daily_cap_fen
@@ -172,7 +173,7 @@ class CodeBook:
             return current
         async with self._db.transaction() as conn:
             if "terminal_id" in values and await live.has_pending_order(conn, code_id):
-                raise CodeBusy(f"code {code_id} has pending orders; change its terminal id after they end")
+                raise CodeBusy(f"收款码 {code_id} 还有待支付的订单，请在订单结束后再修改终端号")
             assignments = ", ".join(f"{column} = ?" for column in values)
             await conn.execute(f"UPDATE codes SET {assignments} WHERE id = ?", (*values.values(), code_id))
         return await self.code(code_id)
@@ -187,4 +188,4 @@ class CodeBook:
                 f"UPDATE {table} SET {assignments} WHERE id = ?", (*values.values(), row_id)
             )
             if cursor.rowcount == 0:
-                raise NotFound(f"{table[:-1]} {row_id} not found")
+                raise NotFound(f"{_ROW_NAMES.get(table, table)} {row_id} 不存在")

@@ -1,6 +1,6 @@
 """The domain errors of mapay, in one place. The hierarchy::
 
-    MapayError                      what a table owner or the allocator refuses; str(exc) is the message to show
+    MapayError                      what a table owner or the allocator refuses; str(exc) is the Chinese message to show
     ├── NotFound (LookupError)      a merchant, account, code or provider transaction named by id does not exist
     ├── OrderStateError             the order or provider transaction cannot take this action in its state
     │                               (missing, already paid, closed, already matched, not paid for a resend)

@@ -123,7 +123,7 @@ class MerchantBook:
         async with self._db.transaction() as conn:
             cursor = await conn.execute(f"UPDATE merchants SET {assignments} WHERE pid = ?", (*columns.values(), pid))
             if cursor.rowcount == 0:
-                raise NotFound(f"merchant {pid} not found")
+                raise NotFound(f"商户 {pid} 不存在")
         self._forget()
         merchant = await self.get(pid)
         assert merchant is not None

@@ -17,6 +17,7 @@ from agent.audit import write_audit
 from agent.db import Database, now_ms
 from agent.db.rows import record, records
 from agent.errors import NotFound, OrderStateError
+from agent.labels import TRANSACTION_STATUS
 from agent.orders import queries as order_queries
 from agent.providers.base import ProviderTransaction
 from agent.timefmt import to_ms
@@ -124,7 +125,7 @@ async def link(conn: aiosqlite.Connection, account_id: int, provider_trade_no: s
         (trade_no, account_id, provider_trade_no),
     )
     if cursor.rowcount == 0:
-        raise OrderStateError(f"provider transaction {provider_trade_no} is already matched")
+        raise OrderStateError(f"收款流水（流水号 {provider_trade_no}）已匹配到订单，不能重复使用")
 
 
 async def duplicates(db: Database, account_id: int, seen_since: int) -> list[Duplicate]:
@@ -195,8 +196,10 @@ async def dismiss_transaction(db: Database, transaction_id: int, *, actor: str, 
             async with conn.execute("SELECT status FROM provider_transactions WHERE id = ?", (transaction_id,)) as cursor:
                 found = await cursor.fetchone()
             if found is None:
-                raise NotFound(f"provider transaction {transaction_id} not found")
-            raise OrderStateError(f"provider transaction {transaction_id} is {found[0]}, not unmatched")
+                raise NotFound(f"收款流水 {transaction_id} 不存在")
+            raise OrderStateError(
+                f"收款流水 {transaction_id} 当前为{TRANSACTION_STATUS.get(found[0], found[0])}，只有未匹配的流水可以忽略"
+            )
         await write_audit(
             conn, actor, "transaction.dismiss", str(transaction_id),
             {"reason": reason, "account_id": row[0], "provider_trade_no": row[1], "amount_fen": row[2]},

@@ -64,7 +64,7 @@ def checked_base_url(value: str) -> str:
     except ValueError:
         url = URL()
     if url.scheme not in ("http", "https") or not url.host:
-        raise InvalidChange(f"base URL {value!r} is not a full http:// or https:// address")
+        raise InvalidChange(f"后台地址 {value!r} 无效：应为完整的 http:// 或 https:// 地址")
     return value.rstrip("/")
 
 
@@ -93,7 +93,7 @@ class AccountBook:
         base_url = None if base_url is None else checked_base_url(base_url)
         platform_id = await self._db.fetchval("SELECT id FROM platforms WHERE slug = ?", (platform,))
         if platform_id is None:
-            raise NotFound(f"unknown platform {platform!r}")
+            raise NotFound(f"未知平台 {platform!r}")
         try:
             async with self._db.transaction() as conn:
                 cursor = await conn.execute(
@@ -115,7 +115,7 @@ class AccountBook:
     async def account(self, account_id: int) -> Account:
         row = await self._db.fetchone(f"{_ACCOUNT_SQL} WHERE a.id = ?", (account_id,))
         if row is None:
-            raise NotFound(f"account {account_id} not found")
+            raise NotFound(f"账号 {account_id} 不存在")
         return _account(row)
 
     async def accounts(self) -> list[Account]:
@@ -145,7 +145,7 @@ class AccountBook:
             (account_id,),
         )
         if row is None:
-            raise NotFound(f"account {account_id} not found")
+            raise NotFound(f"账号 {account_id} 不存在")
         return AccountCredentials(
             account_id=row["id"], platform=row["slug"], username=row["username"],
             password=self._box.decrypt(row["secret_enc"]), base_url=row["base_url"],
@@ -162,9 +162,9 @@ class AccountBook:
         login_failed health: the old ones were what failed, so the next poll tries again.
         """
         if name is not None and not name.strip():
-            raise InvalidChange("an account name cannot be empty")
+            raise InvalidChange("账号名称不能为空")
         if password == "":
-            raise InvalidChange("a password cannot be empty")
+            raise InvalidChange("密码不能为空")
         if isinstance(base_url, str):
             base_url = checked_base_url(base_url)
         current = await self.account(account_id)
@@ -234,4 +234,4 @@ class AccountBook:
                 f"UPDATE accounts SET {assignments} WHERE id = ?", (*values.values(), account_id)
             )
             if cursor.rowcount == 0:
-                raise NotFound(f"account {account_id} not found")
+                raise NotFound(f"账号 {account_id} 不存在")

@@ -21,9 +21,9 @@ async def deliver_otp(db: Database, box: SecretBox, account_id: int, code: str) 
     """Store a one-time code for the account (replacing an older one). Raises ValueError/LookupError."""
     code = code.strip()
     if not _CODE.fullmatch(code):
-        raise InvalidChange("one-time code must be 4-8 letters or digits")
+        raise InvalidChange("一次性验证码应为 4-8 位字母或数字")
     if await db.fetchval("SELECT 1 FROM accounts WHERE id = ?", (account_id,)) is None:
-        raise NotFound(f"account {account_id} not found")
+        raise NotFound(f"账号 {account_id} 不存在")
     async with db.transaction() as conn:
         # Out of needs_human, so the poll scheduler tries the login again and it picks the code up.
         await conn.execute(

@@ -79,14 +79,14 @@ async def create_admin(db: Database, username: str, password: str) -> Admin:
     """Store a new administrator with an argon2id hash of the password."""
     username = username.strip()
     if not username:
-        raise ValueError("empty username")
+        raise ValueError("用户名不能为空")
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise WeakPassword(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符")
     password_hash = await asyncio.to_thread(_HASHER.hash, password)
     async with db.transaction() as conn:
         cursor = await conn.execute("SELECT 1 FROM admins WHERE username = ?", (username,))
         if await cursor.fetchone() is not None:
-            raise AdminExists(f"administrator {username!r} already exists")
+            raise AdminExists(f"管理员 {username!r} 已存在")
         cursor = await conn.execute(
             "INSERT INTO admins (username, password_hash, created_at) VALUES (?, ?, ?)",
             (username, password_hash, now_ms()),

@@ -13,6 +13,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+from agent.accounts.failures import classify
 from agent.accounts.otp import deliver_otp
 from agent.browser.agent import BrowserAgent
 from agent.cli.context import CliContext
@@ -77,7 +78,7 @@ async def account_test(ctx: CliContext, args: argparse.Namespace) -> int:
             steps.done(f"读取到 {len(transactions)} 笔")
     except ProviderError as exc:
         print("    失败", file=sys.stderr)
-        return fail(f"{type(exc).__name__}: {exc}")
+        return fail(_failed(exc))
     rows = [
         {"trade_no": t.trade_no, "amount": format_yuan(t.amount_fen), "channel": t.channel.value,
          "paid_at": t.paid_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"), "terminal_id": t.terminal_id}
@@ -85,3 +86,11 @@ async def account_test(ctx: CliContext, args: argparse.Namespace) -> int:
     ]
     emit(rows, as_json=args.json)
     return 0
+
+
+def _failed(exc: ProviderError) -> str:
+    """The Chinese reason first (as the admin console's 测试登录 says it), the provider's own words after it."""
+    if type(exc) is ProviderError:  # raised above with a Chinese message of its own
+        return f"测试失败：{exc}"
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return f"测试失败：{classify(exc).reason}（{detail}）"

@@ -33,7 +33,7 @@ def _read_new_password(from_stdin: bool) -> str | None:
 async def admin_create(ctx: CliContext, args: argparse.Namespace) -> int:
     password = _read_new_password(args.password_stdin)
     if password is None:
-        return fail("the passwords differ")
+        return fail("两次输入的密码不一致")
     try:
         admin = await create_admin(ctx.db, args.username, password)
     except (AdminExists, WeakPassword, ValueError) as exc:

@@ -54,7 +54,7 @@ async def run_demo(ctx: CliContext, args: argparse.Namespace) -> int:
             print(banner(demo), flush=True)
             await stop.wait()
     except OSError as exc:
-        ports = f"{args.port}" + (f" or {args.office_ports}-{args.office_ports + 5}" if args.office_ports else "")
-        return fail(f"cannot listen on 127.0.0.1:{ports}: {exc.strerror or exc}")
+        ports = f"{args.port}" + (f" 或 {args.office_ports}-{args.office_ports + 5}" if args.office_ports else "")
+        return fail(f"无法监听 127.0.0.1:{ports}（{exc.strerror or exc}）：端口可能被其他程序占用")
     print("demo stopped", flush=True)
     return 0

@@ -64,7 +64,7 @@ async def order_list(ctx: CliContext, args: argparse.Namespace) -> int:
 async def order_show(ctx: CliContext, args: argparse.Namespace) -> int:
     order = await get_order(ctx.db, args.trade_no)
     if order is None:
-        return fail(f"order {args.trade_no} not found")
+        return fail(f"订单 {args.trade_no} 不存在")
     attempts = await attempts_of(ctx.db, order.trade_no)
     detail = {
         **_summary(order),

@@ -102,5 +102,7 @@ def _cell(value: Any) -> str:
 
 
 def fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    """A refusal of the command (exit 1), as one Chinese line with the same ``错误：`` prefix as a configuration
+    mistake (``agent.cli.errors.report``, exit 2)."""
+    print(f"错误：{message}", file=sys.stderr)
     return 1

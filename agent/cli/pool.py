@@ -166,7 +166,7 @@ async def account_add(ctx: CliContext, args: argparse.Namespace) -> int:
     platform = _known_platform(ctx.settings, args.platform)
     password = _read_password(args.password_stdin)
     if not password:
-        return fail("empty password")
+        return fail("密码不能为空")
     try:
         account = await ctx.accounts.add_account(platform, args.name, args.username, password, args.base_url)
     except AccountExists as exc:
@@ -240,7 +240,7 @@ async def code_add(ctx: CliContext, args: argparse.Namespace) -> int:
     try:
         cap = parse_yuan(args.daily_cap) if args.daily_cap else None
     except MoneyError as exc:
-        return fail(f"--daily-cap: {exc}")
+        return fail(f"每日限额 --daily-cap 无效：{exc}")
     image = args.image.read_bytes() if args.image else None
     image_type = None
     if args.image:
@@ -262,7 +262,7 @@ async def code_update(ctx: CliContext, args: argparse.Namespace) -> int:
         if args.daily_cap is not None:
             cap = None if args.daily_cap.lower() == "none" else parse_yuan(args.daily_cap)
     except MoneyError as exc:
-        return fail(f"--daily-cap: {exc}")
+        return fail(f"每日限额 --daily-cap 无效：{exc}")
     try:
         code = await ctx.codes.update_code(
             args.id, label=args.label, terminal_id=_cleared_if_empty(args.terminal), daily_cap_fen=cap

@@ -74,7 +74,7 @@ async def record_profile(ctx: CliContext, args: argparse.Namespace) -> int:
     windowed = _has_display()
     out: Path = args.out or ctx.settings.profile_dirs[0] / f"{args.name}.yaml"
     if out.stem != args.name:
-        return fail(f"--out: the file name must be the profile's slug ({args.name}.yaml)")
+        return fail(f"输出文件名必须与平台标识一致：--out 应为 {args.name}.yaml")
     try:
         async with Recorder(args.name, args.url, out=out, headless=not windowed,
                             chromium_path=ctx.settings.chromium_path) as recorder:

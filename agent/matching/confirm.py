@@ -127,7 +127,7 @@ async def attach_transaction(db: Database, transaction_id: int, trade_no: str, *
     """
     payment = await payments.get_payment(db, transaction_id)
     if payment is None:
-        raise NotFound(f"provider transaction {transaction_id} not found")
+        raise NotFound(f"收款流水 {transaction_id} 不存在")
     async with db.transaction() as conn:
         await confirm_order(
             conn, trade_no, paid_at=payment.paid_at, provider_trade_no=payment.provider_trade_no,

@@ -18,6 +18,7 @@ from agent.audit import write_audit
 from agent.db import Database, now_ms
 from agent.db.rows import record, records
 from agent.errors import OrderStateError
+from agent.labels import ORDER_STATUS
 from agent.orders import OrderStatus, get_order
 
 
@@ -121,8 +122,9 @@ async def requeue(db: Database, trade_no: str, *, actor: str) -> None:
     """
     order = await get_order(db, trade_no)
     if order is None or order.status is not OrderStatus.PAID:
-        status = "not found" if order is None else order.status.value
-        raise OrderStateError(f"order {trade_no} is {status}, only paid orders are notified")
+        if order is None:
+            raise OrderStateError(f"订单 {trade_no} 不存在")
+        raise OrderStateError(f"订单 {trade_no} 当前为{ORDER_STATUS[order.status]}，只有已支付的订单会发送通知")
     now = now_ms()
     async with db.transaction() as conn:
         await conn.execute(

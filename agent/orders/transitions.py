@@ -27,6 +27,7 @@ import aiosqlite
 from agent.audit import write_audit
 from agent.db import Database, now_ms
 from agent.errors import InvalidChange, OrderStateError
+from agent.labels import ORDER_STATUS
 from agent.notify.outbox import queue_notify
 from agent.orders.queries import get_order
 from agent.orders.record import UNKNOWN_CHANNEL_TYPE, Order, OrderStatus
@@ -118,7 +119,7 @@ async def confirm_order(
         _CONFIRM_SQL, (paid_at, provider_trade_no, channel, provider_trade_no, UNKNOWN_CHANNEL_TYPE, trade_no)
     )
     if cursor.rowcount == 0:
-        raise OrderStateError(await _why_not(conn, trade_no, CONFIRMABLE))
+        raise OrderStateError(await _why_not(conn, trade_no, CONFIRMABLE, "确认付款"))
     await queue_notify(conn, trade_no, now_ms())
 
 
@@ -133,7 +134,7 @@ async def mark_paid(
     Raises OrderStateError unless the order is pending or expired.
     """
     if not reason.strip():
-        raise InvalidChange("a reason is required to mark an order paid by hand")
+        raise InvalidChange("手动补单必须填写原因")
     async with db.transaction() as conn:
         await confirm_order(
             conn, trade_no, paid_at=now_ms() if paid_at is None else paid_at, provider_trade_no=provider_trade_no
@@ -149,7 +150,7 @@ async def close_order(db: Database, trade_no: str, *, actor: str, reason: str = 
     async with db.transaction() as conn:
         cursor = await conn.execute(_CLOSE_SQL, (trade_no,))
         if cursor.rowcount == 0:
-            raise OrderStateError(await _why_not(conn, trade_no, (OrderStatus.PENDING,)))
+            raise OrderStateError(await _why_not(conn, trade_no, (OrderStatus.PENDING,), "关闭"))
         await write_audit(conn, actor, "order.close", trade_no, {"reason": reason})
     return await committed_order(db, trade_no)
 
@@ -168,12 +169,14 @@ async def committed_order(db: Database, trade_no: str) -> Order:
     return order
 
 
-async def _why_not(conn: aiosqlite.Connection, trade_no: str, allowed: Sequence[OrderStatus]) -> str:
+async def _why_not(conn: aiosqlite.Connection, trade_no: str, allowed: Sequence[OrderStatus], action: str) -> str:
+    """Why the order cannot take ``action`` (a Chinese verb such as 关闭), naming its state and the allowed ones."""
     async with conn.execute("SELECT status FROM orders WHERE trade_no = ?", (trade_no,)) as cursor:
         row = await cursor.fetchone()
     if row is None:
-        return f"order {trade_no} not found"
-    return f"order {trade_no} is {row[0]}, not {' or '.join(s.value for s in allowed)}"
+        return f"订单 {trade_no} 不存在"
+    allowed_names = "或".join(ORDER_STATUS[s] for s in allowed)
+    return f"订单 {trade_no} 当前为{ORDER_STATUS.get(row[0], row[0])}，只有{allowed_names}的订单可以{action}"
 
 
 def _insert_params(order: Order) -> tuple[object, ...]:

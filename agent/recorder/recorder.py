@@ -53,10 +53,10 @@ class Recorder:
     def __init__(self, name: str, login_url: str, *, out: Path, browser: Browser | None = None,
                  headless: bool = True, chromium_path: Path | None = None) -> None:
         if not SLUG.fullmatch(name):
-            raise RecordingError(f"profile name {name!r} must be lower case letters, digits and _ (it is the slug)")
+            raise RecordingError(f"平台标识 {name!r} 无效：应以小写字母开头，只含小写字母、数字和 _（它也是配置文件名）")
         parts = urlsplit(login_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise RecordingError(f"login URL {login_url!r} must be an http(s) URL")
+            raise RecordingError(f"登录地址 {login_url!r} 无效：应为 http:// 或 https:// 地址")
         self.name = name
         self.login_url = login_url
         self.base_url = f"{parts.scheme}://{parts.netloc}"
@@ -124,12 +124,11 @@ class Recorder:
         capture = self.capture
         typed = [e.at for e in capture.events if e.kind == "fill" and e.get("type") == "password"]
         if not typed:
-            raise RecordingError("no password was typed: log in on the page before finishing")
+            raise RecordingError("没有输入过密码：请先在页面上登录，再结束录制")
         logged_in = max(typed)
         source = api_source(capture, logged_in, []) or table_source(capture, logged_in)
         if source is None:
-            raise RecordingError("no transaction request or table was seen after the login: open the transaction "
-                                 "list (and page through it once) before finishing")
+            raise RecordingError("登录后没有看到交易请求或交易表格：请先打开交易列表（并翻一页），再结束录制")
         success_url, success_start = self._success_page(source, logged_in)
         session = session_values(capture, self._before, after, source.success_at)
         if source.exchange is not None:

@@ -20,10 +20,12 @@ def test_admin_create_stores_an_argon2_hash_and_refuses_duplicates(tmp_path: Pat
             env=env, input=password + "\n", capture_output=True, text=True, timeout=60,
         )
 
-    assert create("short").returncode == 1  # too short to guard a payment back office
+    short = create("short")  # too short to guard a payment back office
+    assert short.returncode == 1 and "错误：密码至少需要" in short.stderr, short.stderr
     first = create("a long admin password")
     assert first.returncode == 0, first.stderr
-    assert create("another long password").returncode == 1
+    again = create("another long password")
+    assert again.returncode == 1 and "错误：管理员 'boss' 已存在" in again.stderr, again.stderr
     with sqlite3.connect(tmp_path / "data" / "mapay.sqlite3") as db:
         rows = db.execute("SELECT username, password_hash FROM admins").fetchall()
     assert len(rows) == 1 and rows[0][0] == "boss"

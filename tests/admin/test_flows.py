@@ -222,7 +222,9 @@ async def test_attach_an_unmatched_payment_and_dismiss_another(console: Console,
     panel = page.locator(f"#tx-{ids[wrong.trade_no]}")
     await panel.locator("input[name=trade_no]").fill("NO-SUCH-ORDER")
     await panel.locator("form").first.locator("button").click()
-    await expect(page.locator(f"#tx-{ids[wrong.trade_no]} [data-error-for=trade_no]")).to_contain_text("无法关联")
+    await expect(page.locator(f"#tx-{ids[wrong.trade_no]} [data-error-for=trade_no]")).to_have_text(
+        "无法关联：订单 NO-SUCH-ORDER 不存在"
+    )
 
     panel = page.locator(f"#tx-{ids[wrong.trade_no]}")
     await panel.locator("input[name=trade_no]").fill(order.trade_no)

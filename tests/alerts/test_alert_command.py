@@ -56,4 +56,4 @@ async def test_alert_test_without_urls_says_so_in_one_line(settings: Settings) -
     result = await _mapay(_env(settings, ""), "alert", "test")
     assert result.returncode == 1
     lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("注意：")]  # new database
-    assert lines == ["error: 未配置告警通道：请设置 MAPAY_ALERT_URLS（Apprise URL，多个用空格或逗号分隔）"]
+    assert lines == ["错误：未配置告警通道：请设置 MAPAY_ALERT_URLS（Apprise URL，多个用空格或逗号分隔）"]

@@ -86,11 +86,24 @@ def test_a_profile_in_the_deployers_folder_is_a_platform_accounts_can_use(cli_en
 
 def test_errors_are_clear_and_nonzero(cli_env: dict[str, str]) -> None:
     result = mapay(cli_env, "merchant", "rotate-key", "999", ok=False)
-    assert result.returncode == 1 and "not found" in result.stderr
+    assert result.returncode == 1 and "商户 999 不存在" in result.stderr
     result = mapay(cli_env, "code", "add", "--account", "42", "--payload", "x", ok=False)
-    assert result.returncode == 1 and "account 42 not found" in result.stderr
+    assert result.returncode == 1 and "账号 42 不存在" in result.stderr
     result = mapay(cli_env, "order", "show", "nope", ok=False)
     assert result.returncode == 1
+
+
+def test_a_missing_row_is_one_chinese_line(cli_env: dict[str, str]) -> None:
+    """What the deployer reads when an id names nothing: 错误： and the Chinese reason, no English headline."""
+    for args, message in (
+        (["order", "show", "nope"], "订单 nope 不存在"),
+        (["account", "retry", "42"], "账号 42 不存在"),
+        (["code", "enable", "7"], "收款码 7 不存在"),
+        (["transaction", "dismiss", "9", "--reason", "x"], "收款流水 9 不存在"),
+    ):
+        result = mapay(cli_env, *args, ok=False)
+        lines = [line for line in result.stderr.splitlines() if not line.startswith("注意：")]  # new database
+        assert result.returncode == 1 and lines == [f"错误：{message}"], result.stderr
 
 
 def test_order_list_is_empty_on_a_new_database(cli_env: dict[str, str]) -> None:

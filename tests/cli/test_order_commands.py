@@ -57,7 +57,7 @@ async def test_mark_paid_needs_a_reason_and_is_audited(gateway: RunningGateway, 
     audit = await db.fetchone("SELECT actor, action FROM audit_log WHERE target = ?", (trade_no,))
     assert audit is not None and tuple(audit) == ("cli", "order.mark_paid")
     again = await mapay(env, "order", "mark-paid", trade_no, "--reason", "x", ok=False)
-    assert again.returncode == 1 and "paid" in again.stderr
+    assert again.returncode == 1 and "当前为已支付" in again.stderr
 
 
 async def test_close_frees_the_order_and_refuses_twice(gateway: RunningGateway, env: dict[str, str]) -> None:
@@ -73,7 +73,7 @@ async def test_close_frees_the_order_and_refuses_twice(gateway: RunningGateway, 
 async def test_notify_resend_only_for_paid_orders(gateway: RunningGateway, env: dict[str, str]) -> None:
     trade_no = await _order(gateway)
     refused = await mapay(env, "notify", "resend", trade_no, ok=False)
-    assert refused.returncode == 1 and "only paid orders" in refused.stderr
+    assert refused.returncode == 1 and "只有已支付的订单会发送通知" in refused.stderr
     await mapay(env, "order", "mark-paid", trade_no, "--reason", "补单")
     assert await mapay_json(env, "notify", "resend", trade_no) == {"trade_no": trade_no, "queued": True}
     actions = await gateway.app[DB].fetchall("SELECT action FROM audit_log WHERE target = ?", (trade_no,))

@@ -54,9 +54,9 @@ async def test_dismiss_needs_a_reason_is_audited_and_refuses_twice(
     assert "店员测试扫码" in audit["detail"]
 
     again = await mapay(env, "transaction", "dismiss", str(stray), "--reason", "x", ok=False)
-    assert again.returncode == 1 and "dismissed" in again.stderr
+    assert again.returncode == 1 and "当前为已忽略，只有未匹配的流水可以忽略" in again.stderr
     unknown = await mapay(env, "transaction", "dismiss", "999", "--reason", "x", ok=False)
-    assert unknown.returncode == 1 and "not found" in unknown.stderr
+    assert unknown.returncode == 1 and "收款流水 999 不存在" in unknown.stderr
     assert await gateway.app[DB].fetchval("SELECT count(*) FROM audit_log") == 1
 
 
@@ -77,6 +77,6 @@ async def test_attach_pays_the_order_and_the_running_server_notifies(
     assert await db.fetchval("SELECT status FROM orders WHERE trade_no = ?", (order.trade_no,)) == "paid"
 
     refused = await mapay(env, "transaction", "attach", str(wrong), order.trade_no, "--reason", "x", ok=False)
-    assert refused.returncode == 1 and "paid" in refused.stderr
+    assert refused.returncode == 1 and "当前为已支付" in refused.stderr
     assert (await mapay(env, "transaction", "dismiss", str(wrong), "--reason", "x", ok=False)).returncode == 1
     assert await db.fetchval("SELECT status FROM provider_transactions WHERE id = ?", (wrong,)) == "matched"

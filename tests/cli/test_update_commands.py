@@ -48,15 +48,15 @@ def test_account_update_renames_repoints_and_rekeys(cli_env: dict[str, str]) -> 
 def test_account_update_refuses_bad_values_and_changes_nothing(cli_env: dict[str, str]) -> None:
     account = _account(cli_env)
     for args, stdin, message in (
-        (["--base-url", "ftp://example"], "", "http"),
-        (["--name", " "], "", "name"),
-        (["--password-stdin"], "\n", "password"),
+        (["--base-url", "ftp://example"], "", "后台地址 'ftp://example' 无效"),
+        (["--name", " "], "", "账号名称不能为空"),
+        (["--password-stdin"], "\n", "密码不能为空"),
     ):
         result = mapay(cli_env, "account", "update", str(account["id"]), *args, stdin=stdin, ok=False)
         assert result.returncode == 1 and message in result.stderr, result.stderr
     assert mapay_json(cli_env, "account", "list") == [account]
     unknown = mapay(cli_env, "account", "update", "99", "--name", "x", ok=False)
-    assert unknown.returncode == 1 and "not found" in unknown.stderr
+    assert unknown.returncode == 1 and "账号 99 不存在" in unknown.stderr
 
 
 def test_code_update_changes_label_terminal_and_cap(cli_env: dict[str, str]) -> None:
@@ -88,5 +88,5 @@ def test_terminal_id_stays_while_the_code_has_pending_orders(cli_env: dict[str, 
             (merchant["pid"], code["id"], account["id"], f"a{account['id']}:tT1"),
         )
     busy = mapay(cli_env, "code", "update", str(code["id"]), "--terminal", "T2", ok=False)
-    assert busy.returncode == 1 and "pending orders" in busy.stderr
+    assert busy.returncode == 1 and "还有待支付的订单" in busy.stderr
     assert mapay_json(cli_env, "code", "update", str(code["id"]), "--label", "仍可改备注")["terminal_id"] == "T1"

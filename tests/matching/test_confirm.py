@@ -137,7 +137,7 @@ async def test_attach_an_unmatched_transaction(gateway: RunningGateway, merchant
     assert detail["amount_fen"] == 1000
 
     another = await insert_order(gateway.app, merchant, code, money_fen=1000)
-    with pytest.raises(OrderStateError, match="already matched"):
+    with pytest.raises(OrderStateError, match="已匹配到订单，不能重复使用"):
         await attach_transaction(db, tx_id, another.trade_no, actor="cli", reason="again")
     still = await get_order(db, another.trade_no)
     assert still is not None and still.status is OrderStatus.PENDING

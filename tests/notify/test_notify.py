@@ -196,9 +196,9 @@ async def test_resend_requeues_an_acknowledged_notify_and_is_audited(
 async def test_resend_refuses_unpaid_orders(gateway: RunningGateway, merchant: Merchant) -> None:
     code = await add_code(gateway.app)
     order = await insert_order(gateway.app, merchant, code)
-    with pytest.raises(OrderStateError, match="pending"):
+    with pytest.raises(OrderStateError, match="当前为待支付，只有已支付的订单会发送通知"):
         await requeue(gateway.app[DB], order.trade_no, actor="cli")
-    with pytest.raises(OrderStateError, match="not found"):
+    with pytest.raises(OrderStateError, match="订单 NOPE 不存在"):
         await requeue(gateway.app[DB], "NOPE", actor="cli")
     assert await gateway.app[DB].fetchval("SELECT count(*) FROM notify_jobs") == 0
 

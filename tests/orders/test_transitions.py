@@ -43,11 +43,11 @@ async def test_mark_paid_refuses_paid_or_closed_orders_and_changes_nothing(
     db = gateway.app[DB]
     code = await add_code(gateway.app)
     closed = await insert_order(gateway.app, merchant, code, status="closed")
-    with pytest.raises(OrderStateError, match="closed"):
+    with pytest.raises(OrderStateError, match="当前为已关闭，只有待支付或已过期的订单可以确认付款"):
         await mark_paid(db, closed.trade_no, actor="cli", reason="x")
-    with pytest.raises(OrderStateError, match="not found"):
+    with pytest.raises(OrderStateError, match="订单 NOPE 不存在"):
         await mark_paid(db, "NOPE", actor="cli", reason="x")
-    with pytest.raises(ValueError, match="reason"):
+    with pytest.raises(ValueError, match="必须填写原因"):
         await mark_paid(db, closed.trade_no, actor="cli", reason=" ")
     assert await db.fetchval("SELECT count(*) FROM audit_log") == 0
     assert await db.fetchval("SELECT count(*) FROM notify_jobs") == 0
@@ -60,7 +60,7 @@ async def test_close_order(gateway: RunningGateway, merchant: Merchant) -> None:
     closed = await close_order(db, order.trade_no, actor="cli", reason="买家取消")
     assert closed.status is OrderStatus.CLOSED
     assert await db.fetchval("SELECT action FROM audit_log") == "order.close"
-    with pytest.raises(OrderStateError, match="closed, not pending"):
+    with pytest.raises(OrderStateError, match="当前为已关闭，只有待支付的订单可以关闭"):
         await close_order(db, order.trade_no, actor="cli")
     # A closed order frees its amount slot: a payment of that amount confirms nothing.
     await record_transactions(db, code.account_id, [transaction(1000, order.created_at + 1)])

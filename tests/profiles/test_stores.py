@@ -73,7 +73,7 @@ async def test_a_code_is_taken_once_and_only_when_typed_after_the_sms(db: Databa
 
 
 async def test_bad_codes_and_unknown_accounts_are_refused(db: Database, box: SecretBox) -> None:
-    with pytest.raises(ValueError, match="4-8 letters or digits"):
+    with pytest.raises(ValueError, match="4-8 位字母或数字"):
         await deliver_otp(db, box, 1, "12")
     with pytest.raises(LookupError):
         await deliver_otp(db, box, 99, "123456")
