@@ -24,7 +24,7 @@ from agent.demo.trial import (
 )
 from agent.errors import NotFound
 from agent.money import format_yuan
-from agent.notify.outbox import notify_job
+from agent.notify.outbox import JobStatus, notify_job
 from agent.ops.doctor import default_cli
 from agent.orders import OrderStatus, get_order
 from agent.timefmt import format_local
@@ -119,6 +119,6 @@ async def try_pay(ctx: CliContext, args: argparse.Namespace) -> int:
          as_json=args.json)
     if not args.json:
         job = await notify_job(ctx.db, paid.trade_no)
-        told = "商户网站已收到签名的支付结果通知并回复 success" if job and job.status == "acked" else "支付结果通知正在发送"
+        told = "商户网站已收到签名的支付结果通知并回复 success" if job and job.status == JobStatus.ACKED else "支付结果通知正在发送"
         print(f"✓ 付款已确认：收银台会自动跳转到商户页面，{told}。", flush=True)
     return 0

@@ -27,7 +27,7 @@ from agent.db import Database
 from agent.demo.shop import DemoShop, ShopOrder
 from agent.demo.trial_site import serve_site
 from agent.merchants import Merchant, MerchantBook
-from agent.notify.outbox import notify_job
+from agent.notify.outbox import JobStatus, notify_job
 from agent.orders import Order, OrderStatus, get_order
 from agent.orders.queries import latest_orders
 from agent.providers.base import HealthState
@@ -170,7 +170,7 @@ async def wait_until_paid(db: Database, trade_no: str, *, poll: float = 1.0) -> 
         if order is not None and order.status is OrderStatus.PAID:
             for _ in range(10):  # the notify goes out right after confirmation
                 job = await notify_job(db, trade_no)
-                if job is not None and job.status != "pending":
+                if job is not None and job.status != JobStatus.PENDING:
                     break
                 await asyncio.sleep(0.5)
             return order

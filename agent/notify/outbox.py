@@ -22,6 +22,14 @@ from agent.labels import ORDER_STATUS
 from agent.orders import OrderStatus, get_order
 
 
+class JobStatus(StrEnum):
+    """Where a notify job is: the ``notify_jobs.status`` this module alone writes."""
+
+    PENDING = "pending"  # due now or after its next delay
+    ACKED = "acked"  # the merchant answered "success": done
+    FAILED = "failed"  # every attempt of the schedule made: waits for a person (重发通知)
+
+
 class Outcome(StrEnum):
     ACKED = "acked"  # the merchant answered "success"
     REJECTED = "rejected"  # the merchant answered something else
@@ -75,19 +83,17 @@ async def claim_due(db: Database, limit: int, lease_ms: int) -> list[Claim]:
     return [Claim(row[0], row[1], row[2]) for row in rows]
 
 
-async def finish(db: Database, claim: Claim, attempt: Attempt, schedule: Sequence[int]) -> str:
-    """Record the attempt and move the job on: acked, retried after the next delay, or failed after the last.
-
-    Returns the job's new status ('acked', 'pending' or 'failed').
-    """
+async def finish(db: Database, claim: Claim, attempt: Attempt, schedule: Sequence[int]) -> JobStatus:
+    """Record the attempt and move the job on: acked, retried after the next delay, or failed after the last;
+    returns the job's new status."""
     now = now_ms()
     made = claim.attempts + 1
     if attempt.outcome is Outcome.ACKED:
-        status, next_at = "acked", now
+        status, next_at = JobStatus.ACKED, now
     elif made > len(schedule):
-        status, next_at = "failed", now
+        status, next_at = JobStatus.FAILED, now
     else:
-        status, next_at = "pending", now + schedule[made - 1] * 1000
+        status, next_at = JobStatus.PENDING, now + schedule[made - 1] * 1000
     async with db.transaction() as conn:
         await conn.execute(
             "INSERT INTO notify_attempts (trade_no, attempted_at, url, http_status, body_excerpt, outcome, "
@@ -146,7 +152,7 @@ async def next_due(db: Database) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class NotifyJob:
-    status: str  # pending, acked or failed
+    status: str  # a JobStatus value
     attempts: int
     next_attempt_at: int
     last_error: str | None

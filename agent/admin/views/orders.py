@@ -16,7 +16,7 @@ from agent.audit import audit_trail
 from agent.codes import code_place
 from agent.labels import ORDER_STATUS
 from agent.notify import NOTIFIER
-from agent.notify.outbox import attempts_of, notify_job
+from agent.notify.outbox import JobStatus, attempts_of, notify_job
 from agent.orders import get_order
 from agent.orders.queries import OrderSearch, search_orders
 from agent.provider_transactions import duplicates_of_order, payment_of_order
@@ -44,7 +44,7 @@ def _status(value: str) -> str:
 
 
 def _notify_status(value: str) -> str:
-    if value not in ("pending", "failed"):
+    if value not in (JobStatus.PENDING, JobStatus.FAILED):
         _bad("notify", "未知通知状态")
     return value
 
