@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -17,18 +16,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.settings import Settings
-from tests.fuzz.harness import GatewayThread, Known, fuzzed_gateway
+from tests.fuzz.harness import GatewayThread, Known
 from tests.support.db_state import write_count
-from tests.support.logs import Logged, watch_logs
+from tests.support.logs import Logged
 
 EXAMPLES = int(os.environ.get("MAPAY_FUZZ_OPENAPI_EXAMPLES", "300"))
-
-
-@pytest.fixture
-def fuzzed(settings: Settings) -> Iterator[tuple[GatewayThread, Known, Logged]]:
-    with watch_logs() as logged, fuzzed_gateway(settings) as (thread, known):
-        yield thread, known, logged
 
 
 def test_the_native_api_holds_to_its_openapi_document(

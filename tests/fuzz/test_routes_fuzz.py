@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.settings import Settings
 from tests.fuzz.harness import (
     Checker,
     Figures,
@@ -23,19 +21,12 @@ from tests.fuzz.harness import (
     Known,
     app_routes,
     fuzz_requests,
-    fuzzed_gateway,
     sweep_requests,
 )
-from tests.support.logs import Logged, watch_logs
+from tests.support.logs import Logged
 
 EXAMPLES = int(os.environ.get("MAPAY_FUZZ_EXAMPLES", "800"))
 REPORT = os.environ.get("MAPAY_FUZZ_REPORT")
-
-
-@pytest.fixture
-def fuzzed(settings: Settings) -> Iterator[tuple[GatewayThread, Known, Logged]]:
-    with watch_logs() as logged, fuzzed_gateway(settings) as (thread, known):
-        yield thread, known, logged
 
 
 def test_no_malformed_request_gets_a_5xx_a_traceback_or_a_write(

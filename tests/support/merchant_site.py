@@ -81,6 +81,10 @@ class MerchantSite:
             return f"Missing callback fields: {', '.join(missing)}"
         if params.get("sign") != v2board_sign(params, self.key):
             return "签名错误"
+        return self.check_order(params)
+
+    def check_order(self, params: dict[str, str]) -> str | None:
+        """The notify's order, once its signature holds: paid, known here, for the expected money."""
         if params.get("trade_status") != "TRADE_SUCCESS":
             return "交易状态错误"
         expected = self.orders.get(params.get("out_trade_no", ""))

@@ -24,11 +24,4 @@ class V2MerchantSite(MerchantSite):
             return f"Missing callback fields: {', '.join(missing)}"
         if not platform_verifies(params, self.platform_public):
             return "签名错误"
-        if params.get("trade_status") != "TRADE_SUCCESS":
-            return "交易状态错误"
-        expected = self.orders.get(params.get("out_trade_no", ""))
-        if expected is None:
-            return "订单不存在"
-        if params.get("money") != expected:
-            return "金额不一致"
-        return None
+        return self.check_order(params)
