@@ -50,7 +50,12 @@ async def test_a_fubei_recording_proposes_offset_paging_its_error_element_and_th
             await page.wait_for_timeout(1600)  # the recorder looks for the refusal twice within 1.5 s
             await page.wait_for_function(PICTURE_LOADED, arg="#verify-img")
             await page.locator("#verifyCode").fill("")
-            await page.locator("#verifyCode").press_sequentially(str((await control.captcha())["answer"]))
+            typed = str((await control.captcha())["answer"])
+            while typed.isdigit():  # letters tell the case: a digits-only picture (~1 in 120) is swapped by a click
+                await page.click("#verify-img")
+                await page.wait_for_function(PICTURE_LOADED, arg="#verify-img")
+                typed = str((await control.captcha())["answer"])
+            await page.locator("#verifyCode").press_sequentially(typed)
             await page.click("#login-submit")
             await page.wait_for_url("**/User/Index/index*")
             await page.click("#nav-trade")  # browsing, not logging in
