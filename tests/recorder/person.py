@@ -3,6 +3,7 @@ maintainer who answers the draft's TODO(maintainer) questions from payments of k
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +31,29 @@ async def drag(page: Page, selector: str, dx: float) -> None:
     await page.mouse.up()
 
 
+async def readable_captcha(page: Page, control: ControlClient, picture: str) -> str:
+    """The answer the person types, from a picture with letters: a digits-only answer (about 1 in 100 pictures)
+    would have the recorder propose a digits-only alphabet, so the person clicks for another picture first."""
+    await page.wait_for_function(PICTURE_LOADED, arg=picture)
+    shown = await control.captcha()
+    while str(shown["answer"]).isdigit():
+        await page.click(picture)
+        for _ in range(100):  # until the back office has issued the new picture
+            await asyncio.sleep(0.05)
+            if (latest := await control.captcha())["id"] != shown["id"]:
+                break
+        shown = latest
+        await page.wait_for_function(PICTURE_LOADED, arg=picture)
+    return str(shown["answer"])
+
+
 async def log_in_and_open_list(platform: str, page: Page, control: ControlClient, username: str,
                                password: str) -> None:
     """What the person does: type the login, solve the captcha / slider / SMS code, page through the list."""
     await page.locator("#username").press_sequentially(username)
     await page.locator("#password").press_sequentially(password)
     if platform in ("ysepay", "zhihui"):
-        await page.wait_for_function(PICTURE_LOADED, arg="#captcha-img")
-        await page.locator("#captcha").press_sequentially(str((await control.captcha())["answer"]))
+        await page.locator("#captcha").press_sequentially(await readable_captcha(page, control, "#captcha-img"))
     if platform == "lakala":
         await page.wait_for_function(PICTURE_LOADED, arg="#slider-bg")
         await drag(page, "#slider-handle", int((await control.captcha())["answer"]))

@@ -21,7 +21,7 @@ from agent.recorder import Recorder, unresolved
 from fixtures.client import ControlClient
 from fixtures.server import serve_fixture
 from tests.browser.conftest import agent_settings, runtime
-from tests.recorder.person import PICTURE_LOADED, answer, fill_in
+from tests.recorder.person import PICTURE_LOADED, answer, fill_in, readable_captcha
 
 pytestmark = pytest.mark.browser
 
@@ -50,12 +50,7 @@ async def test_a_fubei_recording_proposes_offset_paging_its_error_element_and_th
             await page.wait_for_timeout(1600)  # the recorder looks for the refusal twice within 1.5 s
             await page.wait_for_function(PICTURE_LOADED, arg="#verify-img")
             await page.locator("#verifyCode").fill("")
-            typed = str((await control.captcha())["answer"])
-            while typed.isdigit():  # letters tell the case: a digits-only picture (~1 in 120) is swapped by a click
-                await page.click("#verify-img")
-                await page.wait_for_function(PICTURE_LOADED, arg="#verify-img")
-                typed = str((await control.captcha())["answer"])
-            await page.locator("#verifyCode").press_sequentially(typed)
+            await page.locator("#verifyCode").press_sequentially(await readable_captcha(page, control, "#verify-img"))
             await page.click("#login-submit")
             await page.wait_for_url("**/User/Index/index*")
             await page.click("#nav-trade")  # browsing, not logging in
